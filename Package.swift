@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "offload-http",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "offload-http", targets: ["offload-http"]),
+        .library(name: "OffloadHTTP", targets: ["OffloadHTTP"]),
+        .library(name: "Engine", targets: ["Engine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CMicroHTTPD",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(name: "CLinux"),
+        .target(
+            name: "Engine",
+            dependencies: ["COpenSSL", "CLinux"]
+        ),
+        .target(
+            name: "OffloadHTTP",
+            dependencies: [
+                "Engine",
+                "CMicroHTTPD",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "offload-http",
+            dependencies: [
+                "OffloadHTTP",
+                "Engine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "OffloadHTTPTests", dependencies: ["OffloadHTTP", "Engine"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,62 @@
+#ifndef CMICROHTTPD_SHIM_H
+#define CMICROHTTPD_SHIM_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <microhttpd.h>
+
+/// The daemon's tunables, gathered in a struct because MHD takes them as
+/// variadic options, which Swift cannot pass.
+typedef struct {
+    unsigned int connection_limit;
+    unsigned int connection_timeout_seconds;
+    unsigned int per_ip_connection_limit;
+    size_t connection_memory_limit;
+    unsigned int thread_pool_size;
+    unsigned int listen_backlog;
+} CMicroHTTPD_limits;
+
+/// Wraps the variadic MHD_start_daemon. The flags are fixed by the design:
+/// one internal epoll thread (or pool) and suspend/resume.
+static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
+    uint16_t port,
+    const struct sockaddr *bind_address,
+    MHD_AccessHandlerCallback handler, void *handler_context,
+    MHD_RequestCompletedCallback completed, void *completed_context,
+    CMicroHTTPD_limits limits)
+{
+    struct MHD_OptionItem options[] = {
+        { MHD_OPTION_CONNECTION_LIMIT, limits.connection_limit, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, limits.connection_timeout_seconds, NULL },
+        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.per_ip_connection_limit, NULL },
+        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)limits.connection_memory_limit, NULL },
+        { MHD_OPTION_LISTEN_BACKLOG_SIZE, limits.listen_backlog, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context },
+        { bind_address ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, (void *)bind_address },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+        | MHD_ALLOW_SUSPEND_RESUME;
+    if (limits.thread_pool_size > 1) {
+        return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_context,
+                                MHD_OPTION_THREAD_POOL_SIZE, limits.thread_pool_size,
+                                MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+    }
+    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_context,
+                            MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+}
+
+/// Wraps the variadic MHD_get_daemon_info for the port actually bound (port 0 picks one).
+static inline uint16_t CMicroHTTPD_bound_port(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+/// MHD_YES / MHD_NO as plain ints, so Swift callbacks need not spell the enum.
+static const enum MHD_Result CMicroHTTPD_YES = MHD_YES;
+static const enum MHD_Result CMicroHTTPD_NO = MHD_NO;
+
+#endif

@@ -1,0 +1,130 @@
+import Foundation
+import Synchronization
+
+/// How many retained jobs are in each status.
+public struct JobCounts: Sendable, Equatable {
+    public var queued = 0
+    public var running = 0
+    public var completed = 0
+    public var failed = 0
+
+    public subscript(status: JobStatus) -> Int {
+        get {
+            switch status {
+            case .queued: queued
+            case .running: running
+            case .completed: completed
+            case .failed: failed
+            }
+        }
+        set {
+            switch status {
+            case .queued: queued = newValue
+            case .running: running = newValue
+            case .completed: completed = newValue
+            case .failed: failed = newValue
+            }
+        }
+    }
+}
+
+/// Every job's record, newest first, with a bound on how many finished jobs are kept.
+/// Jobs that are queued or running are always kept.
+public final class JobStore: Sendable {
+    private struct State {
+        var records: [UUID: JobRecord] = [:]
+        /// Ids in creation order; ids of evicted jobs stay until the next compaction.
+        var creationOrder: [UUID] = []
+        /// Ids of finished jobs in the order they finished, oldest at `finishedHead`.
+        var finishedOrder: [UUID] = []
+        var finishedHead = 0
+        var counts = JobCounts()
+    }
+
+    private let state = Mutex(State())
+    /// The most finished jobs kept; older ones are forgotten.
+    public let retainedFinishedJobs: Int
+
+    public init(retainedFinishedJobs: Int = 10_000) {
+        precondition(retainedFinishedJobs >= 0)
+        self.retainedFinishedJobs = retainedFinishedJobs
+    }
+
+    /// Records a new queued job.
+    func create(_ request: JobRequest) -> JobRecord {
+        let record = JobRecord(
+            id: UUID(), algorithm: request.algorithm, inputBytes: request.input.count, createdAt: .now())
+        state.withLock { state in
+            state.records[record.id] = record
+            state.creationOrder.append(record.id)
+            state.counts.queued += 1
+        }
+        return record
+    }
+
+    /// Changes a job's record and returns the new value; a finished job may then
+    /// push the oldest finished job out.
+    @discardableResult
+    func update(_ id: UUID, _ change: (inout JobRecord) -> Void) -> JobRecord? {
+        state.withLock { state in
+            guard var record = state.records[id] else { return nil }
+            let before = record.status
+            change(&record)
+            state.records[id] = record
+            if before != record.status {
+                state.counts[before] -= 1
+                state.counts[record.status] += 1
+                if record.status.isFinished && !before.isFinished {
+                    state.finishedOrder.append(id)
+                    Self.evictExcessFinished(&state, keeping: retainedFinishedJobs)
+                }
+            }
+            return record
+        }
+    }
+
+    /// The job's record while it is retained.
+    public func job(_ id: UUID) -> JobRecord? {
+        state.withLock { $0.records[id] }
+    }
+
+    /// Up to `limit` jobs, newest first, optionally only those in `status`, with the counts of all retained jobs.
+    public func list(status: JobStatus? = nil, limit: Int) -> (jobs: [JobRecord], counts: JobCounts) {
+        state.withLock { state in
+            var jobs: [JobRecord] = []
+            jobs.reserveCapacity(min(limit, state.records.count))
+            var index = state.creationOrder.endIndex
+            while index > state.creationOrder.startIndex && jobs.count < limit {
+                index -= 1
+                guard let record = state.records[state.creationOrder[index]] else { continue }
+                if status == nil || record.status == status {
+                    jobs.append(record)
+                }
+            }
+            return (jobs, state.counts)
+        }
+    }
+
+    public var counts: JobCounts {
+        state.withLock { $0.counts }
+    }
+
+    private static func evictExcessFinished(_ state: inout State, keeping limit: Int) {
+        while state.finishedOrder.count - state.finishedHead > limit {
+            let evicted = state.finishedOrder[state.finishedHead]
+            state.finishedHead += 1
+            if let record = state.records.removeValue(forKey: evicted) {
+                state.counts[record.status] -= 1
+            }
+        }
+        // Compact the order arrays once most of their entries are dead, so memory stays
+        // proportional to what is retained.
+        if state.finishedHead > 1024 && state.finishedHead * 2 > state.finishedOrder.count {
+            state.finishedOrder.removeFirst(state.finishedHead)
+            state.finishedHead = 0
+        }
+        if state.creationOrder.count > 2 * state.records.count + 1024 {
+            state.creationOrder.removeAll { state.records[$0] == nil }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+@testable import Engine
+
+extension Engine {
+    /// Submits a job and waits for its finished record.
+    func run(_ request: JobRequest) async -> JobRecord {
+        await withCheckedContinuation { continuation in
+            submit(request) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Runs every request concurrently and returns the finished records in request order.
+    func runAll(_ requests: [JobRequest]) async -> [JobRecord] {
+        await withTaskGroup(of: (Int, JobRecord).self) { group in
+            for (index, request) in requests.enumerated() {
+                group.addTask { (index, await self.run(request)) }
+            }
+            var records = [JobRecord?](repeating: nil, count: requests.count)
+            for await (index, record) in group { records[index] = record }
+            return records.map { $0! }
+        }
+    }
+}
+
+/// Starts an engine, runs `body`, and shuts the engine down even when `body` throws.
+func withEngine<T>(_ configuration: EngineConfiguration, _ body: (Engine) async throws -> T) async throws -> T {
+    let engine = try Engine(configuration: configuration)
+    do {
+        let result = try await body(engine)
+        engine.shutdown()
+        return result
+    } catch {
+        engine.shutdown()
+        throw error
+    }
+}
+
+func hex(_ bytes: [UInt8]?) -> String? {
+    bytes.map { $0.map { String(format: "%02x", $0) }.joined() }
+}
+
+func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
+                   measuresFibreStack: Bool = false) -> EngineConfiguration {
+    EngineConfiguration(
+        threads: threads, maxJobsPerThread: maxJobs, device: DeviceConfiguration(latency: latency),
+        measuresFibreStack: measuresFibreStack)
+}
+
+@Suite struct EngineJobs {
+    @Test func oneJobRunsEndToEndWithTheSeedOutput() async throws {
+        let record = try await withEngine(configuration(latency: .milliseconds(5))) { engine in
+            await engine.run(JobRequest(input: Array("ASYNC-OK".utf8)))
+        }
+        #expect(record.status == .completed)
+        #expect(hex(record.output) == "ebf9f3e4e987e5e1")
+        #expect(record.inputBytes == 8)
+        #expect(record.algorithm == .xor0xAA)
+        #expect(record.pauses >= 1)
+        #expect(record.engine == 0)
+        #expect(record.deviceUnit != nil)
+        #expect(record.error == nil)
+        let device = try #require(record.deviceNanoseconds)
+        #expect(device >= 5_000_000, "the device took its configured latency")
+        let started = try #require(record.startedAt)
+        let completed = try #require(record.completedAt)
+        #expect(record.createdAt.monotonicNanoseconds <= started.monotonicNanoseconds)
+        #expect(started.monotonicNanoseconds + device <= completed.monotonicNanoseconds)
+    }
+
+    @Test func theStoreHoldsTheFinishedJob() async throws {
+        try await withEngine(configuration(latency: .milliseconds(1))) { engine in
+            let record = await engine.run(JobRequest(input: [0x00, 0xff]))
+            let stored = try #require(engine.store.job(record.id))
+            #expect(stored.status == .completed)
+            #expect(stored.output == [0xaa, 0x55])
+            #expect(engine.store.counts.completed == 1)
+            #expect(engine.jobsInFlight == 0)
+        }
+    }
+
+    @Test func anEmptyInputFailsTheJobWithADeviceError() async throws {
+        try await withEngine(configuration(latency: .milliseconds(1))) { engine in
+            let failed = await engine.run(JobRequest(input: []))
+            #expect(failed.status == .failed)
+            #expect(failed.error?.code == "device_error")
+            #expect(failed.output == nil)
+            #expect(failed.completedAt != nil)
+            // The engine goes on serving after a device error.
+            let next = await engine.run(JobRequest(input: Array("ok".utf8)))
+            #expect(next.status == .completed)
+            #expect(engine.store.counts.failed == 1)
+            #expect(engine.store.counts.completed == 1)
+        }
+    }
+
+    @Test func manyJobsInFlightOnOneEngineThreadOverlapOnTheDevice() async throws {
+        let latency = Duration.milliseconds(200)
+        let jobs = 200
+        let clock = ContinuousClock()
+        let start = clock.now
+        let records = try await withEngine(configuration(latency: latency, threads: 1)) { engine in
+            await engine.runAll((0..<jobs).map { JobRequest(input: [UInt8(truncatingIfNeeded: $0), 1, 2]) })
+        }
+        let elapsed = clock.now - start
+        #expect(records.allSatisfy { $0.status == .completed && $0.engine == 0 })
+        for (index, record) in records.enumerated() {
+            #expect(record.output == [UInt8(truncatingIfNeeded: index) ^ 0xaa, 0xab, 0xa8])
+        }
+        // Serially this would take 40 s; overlapped, about one latency.
+        #expect(elapsed < latency * 5, "\(jobs) jobs of \(latency) took \(elapsed)")
+    }
+
+    @Test func thePoolLimitBoundsTheJobsInFlight() async throws {
+        let records = try await withEngine(configuration(latency: .milliseconds(50), threads: 1, maxJobs: 2)) { engine in
+            await engine.runAll((0..<6).map { _ in JobRequest(input: [1]) })
+        }
+        #expect(records.allSatisfy { $0.status == .completed })
+        // Count how many jobs were running (started, not completed) at once.
+        var events: [(time: UInt64, delta: Int)] = []
+        for record in records {
+            events.append((record.startedAt!.monotonicNanoseconds, 1))
+            events.append((record.completedAt!.monotonicNanoseconds, -1))
+        }
+        events.sort { ($0.time, $0.delta) < ($1.time, $1.delta) }
+        var running = 0
+        var mostRunning = 0
+        for event in events {
+            running += event.delta
+            mostRunning = max(mostRunning, running)
+        }
+        #expect(mostRunning == 2)
+    }
+
+    @Test func jobsSpreadOverEngineThreads() async throws {
+        let records = try await withEngine(configuration(latency: .milliseconds(100), threads: 2)) { engine in
+            await engine.runAll((0..<8).map { _ in JobRequest(input: [7]) })
+        }
+        #expect(Set(records.compactMap(\.engine)) == [0, 1])
+    }
+}
+
+@Suite struct FibreStack {
+    @Test func theJobFunctionUsesFarLessThanTheFibresThirtyTwoKiB() async throws {
+        let deepest = try await withEngine(configuration(latency: .milliseconds(1), measuresFibreStack: true)) { engine in
+            let records = await engine.runAll((0..<20).map { _ in JobRequest(input: Array(repeating: 9, count: 4096)) })
+            #expect(records.allSatisfy { $0.status == .completed })
+            _ = await engine.run(JobRequest(input: []))  // the error path too
+            return try #require(engine.deepestFibreStackBytes)
+        }
+        // The gauge cannot see less than its unpainted gap; anything measured must be real.
+        #expect(deepest >= FibreStackGauge.unpaintedGap)
+        print("deepest fibre stack use: \(deepest) bytes")
+        #expect(deepest < 8 * 1024, "the deepest fibre stack use was \(deepest) bytes")
+    }
+}
