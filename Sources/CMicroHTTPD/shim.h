@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <microhttpd.h>
 
 /// The daemon's tunables, gathered in a struct because MHD takes them as
@@ -16,12 +17,12 @@ typedef struct {
     size_t connection_memory_limit;
     unsigned int thread_pool_size;
     unsigned int listen_backlog;
+    bool ipv6;
 } CMicroHTTPD_limits;
 
 /// Wraps the variadic MHD_start_daemon. The flags are fixed by the design:
 /// one internal epoll thread (or pool) and suspend/resume.
 static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
-    uint16_t port,
     const struct sockaddr *bind_address,
     MHD_AccessHandlerCallback handler, void *handler_context,
     MHD_RequestCompletedCallback completed, void *completed_context,
@@ -34,17 +35,17 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)limits.connection_memory_limit, NULL },
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, limits.listen_backlog, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context },
-        { bind_address ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, (void *)bind_address },
+        { MHD_OPTION_SOCK_ADDR, 0, (void *)bind_address },
         { MHD_OPTION_END, 0, NULL },
     };
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
-        | MHD_ALLOW_SUSPEND_RESUME;
+        | MHD_ALLOW_SUSPEND_RESUME | (limits.ipv6 ? MHD_USE_IPv6 : 0);
     if (limits.thread_pool_size > 1) {
-        return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_context,
+        return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_context,
                                 MHD_OPTION_THREAD_POOL_SIZE, limits.thread_pool_size,
                                 MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     }
-    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_context,
+    return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_context,
                             MHD_OPTION_ARRAY, options, MHD_OPTION_END);
 }
 
@@ -54,9 +55,5 @@ static inline uint16_t CMicroHTTPD_bound_port(struct MHD_Daemon *daemon)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     return info ? info->port : 0;
 }
-
-/// MHD_YES / MHD_NO as plain ints, so Swift callbacks need not spell the enum.
-static const enum MHD_Result CMicroHTTPD_YES = MHD_YES;
-static const enum MHD_Result CMicroHTTPD_NO = MHD_NO;
 
 #endif

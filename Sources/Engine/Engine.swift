@@ -68,11 +68,20 @@ public final class Engine: Sendable {
 
     /// Records a queued job and hands it to the least loaded engine thread. `completion` runs
     /// once, on that engine thread, with the finished record (completed or failed).
+    /// Throws `EngineError` "shutting_down" once `shutdown` has begun; `completion` then never runs.
     @discardableResult
-    public func submit(_ request: JobRequest, completion: @escaping @Sendable (JobRecord) -> Void) -> JobRecord {
+    public func submit(_ request: JobRequest, completion: @escaping @Sendable (JobRecord) -> Void) throws -> JobRecord {
         let record = store.create(request)
         let thread = threads.min { $0.load.load(ordering: .relaxed) < $1.load.load(ordering: .relaxed) }!
-        thread.submit(EngineSubmission(id: record.id, request: request, completion: completion))
+        guard thread.submit(EngineSubmission(id: record.id, request: request, completion: completion)) else {
+            let error = EngineError(code: "shutting_down", message: "The engine is shutting down.")
+            store.update(record.id) { record in
+                record.status = .failed
+                record.error = error
+                record.completedAt = .now()
+            }
+            throw error
+        }
         return record
     }
 

@@ -48,13 +48,17 @@ final class EngineThread: Sendable {
         self.thread.withLock { $0 = thread }
     }
 
-    func submit(_ submission: EngineSubmission) {
-        load.add(1, ordering: .relaxed)
-        let wasEmpty = inbox.withLock { inbox in
+    /// Queues a job; false once shutdown has begun, when the thread takes no more.
+    func submit(_ submission: EngineSubmission) -> Bool {
+        let (accepted, wasEmpty) = inbox.withLock { inbox in
+            guard !inbox.stopping else { return (false, false) }
             inbox.submissions.append(submission)
-            return inbox.submissions.count == 1
+            return (true, inbox.submissions.count == 1)
         }
+        guard accepted else { return false }
+        load.add(1, ordering: .relaxed)
         if wasEmpty { wakeUp.signal() }
+        return true
     }
 
     /// Lets every submitted job finish, then ends the thread. Idempotent.

@@ -6,7 +6,11 @@ extension Engine {
     /// Submits a job and waits for its finished record.
     func run(_ request: JobRequest) async -> JobRecord {
         await withCheckedContinuation { continuation in
-            submit(request) { continuation.resume(returning: $0) }
+            do {
+                try submit(request) { continuation.resume(returning: $0) }
+            } catch {
+                preconditionFailure("the engine refused a job: \(error)")
+            }
         }
     }
 

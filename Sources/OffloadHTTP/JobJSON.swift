@@ -1,0 +1,73 @@
+import Engine
+
+/// How jobs look to clients (API.md): the whole job, or a summary without its output.
+enum JobJSON {
+    static func job(_ record: JobRecord) -> [UInt8] {
+        var json = JSONWriter(capacity: 512 + 2 * (record.output?.count ?? 0))
+        write(record, includingOutput: true, to: &json)
+        return json.bytes
+    }
+
+    static func list(_ records: [JobRecord], counts: JobCounts) -> [UInt8] {
+        var json = JSONWriter(capacity: 256 + 480 * records.count)
+        json.beginObject()
+        json.key("jobs")
+        json.beginArray()
+        for record in records {
+            write(record, includingOutput: false, to: &json)
+        }
+        json.endArray()
+        json.key("counts")
+        json.beginObject()
+        for status in JobStatus.allCases {
+            json.field(status.rawValue, counts[status])
+        }
+        json.endObject()
+        json.endObject()
+        return json.bytes
+    }
+
+    static func write(_ record: JobRecord, includingOutput: Bool, to json: inout JSONWriter) {
+        json.beginObject()
+        json.field("id", record.id.uuidString.lowercased())
+        json.field("status", record.status.rawValue)
+        json.field("algorithm", record.algorithm.rawValue)
+        json.field("input_bytes", record.inputBytes)
+        json.field("output_bytes", record.output?.count)
+        if includingOutput, let output = record.output {
+            json.key("output_hex")
+            json.hex(output)
+        }
+        json.field("pauses", record.pauses)
+        json.field("device_unit", record.deviceUnit)
+        json.field("engine", record.engine)
+        timestamp("created_at", record.createdAt, to: &json)
+        timestamp("started_at", record.startedAt, to: &json)
+        timestamp("completed_at", record.completedAt, to: &json)
+        json.key("timings_ms")
+        json.beginObject()
+        duration("queued", from: record.createdAt, to: record.startedAt, to: &json)
+        json.key("device")
+        if let device = record.deviceNanoseconds { json.milliseconds(nanoseconds: device) } else { json.null() }
+        duration("total", from: record.createdAt, to: record.completedAt, to: &json)
+        json.endObject()
+        if let error = record.error {
+            json.key("error")
+            json.beginObject()
+            json.field("code", error.code)
+            json.field("message", error.message)
+            json.endObject()
+        }
+        json.endObject()
+    }
+
+    private static func timestamp(_ name: String, _ time: Timestamp?, to json: inout JSONWriter) {
+        json.key(name)
+        if let time { json.timestamp(wallNanoseconds: time.wallNanoseconds) } else { json.null() }
+    }
+
+    private static func duration(_ name: String, from start: Timestamp, to end: Timestamp?, to json: inout JSONWriter) {
+        json.key(name)
+        if let end { json.milliseconds(nanoseconds: start.nanoseconds(until: end)) } else { json.null() }
+    }
+}

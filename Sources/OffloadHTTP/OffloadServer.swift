@@ -1,0 +1,83 @@
+import Engine
+import Glibc
+import Logging
+
+/// A configuration or start-up problem, said so a person can fix it.
+public struct ServerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// How the service runs. Every field has the default the README's table gives.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host = "0.0.0.0"
+    /// Port to listen on; 0 picks a free one.
+    public var port = 8080
+    /// Largest request body accepted; larger ones get 413.
+    public var maxBodyBytes = 1 << 20
+    /// Connections open at once.
+    public var connectionLimit = 10_000
+    /// Idle seconds before a connection is closed (a suspended one never times out).
+    public var connectionTimeoutSeconds = 30
+    public var engine = EngineConfiguration()
+
+    public init() {}
+}
+
+/// The offload service: the engine and the HTTP daemon in front of it. The executable and
+/// the tests both build it with `start`.
+public final class OffloadServer: Sendable {
+    public let configuration: ServerConfiguration
+    /// The engine behind the routes (tests look at its store).
+    public let engine: Engine
+    private let daemon: Daemon
+    private let logger: Logger
+
+    /// Starts the engine and listens. Throws a `ServerError` or `EngineError` a person can act on.
+    public static func start(_ configuration: ServerConfiguration, logger: Logger) throws -> OffloadServer {
+        guard configuration.maxBodyBytes >= 1 else { throw ServerError("The body limit must be at least 1 byte.") }
+        guard configuration.connectionLimit >= 1 else { throw ServerError("The connection limit must be at least 1.") }
+        guard configuration.connectionTimeoutSeconds >= 0 else {
+            throw ServerError("The connection timeout cannot be negative.")
+        }
+        let engine = try Engine(configuration: configuration.engine)
+        do {
+            let daemon = try Daemon(configuration: configuration, engine: engine)
+            return OffloadServer(configuration: configuration, engine: engine, daemon: daemon, logger: logger)
+        } catch {
+            engine.shutdown()
+            throw error
+        }
+    }
+
+    private init(configuration: ServerConfiguration, engine: Engine, daemon: Daemon, logger: Logger) {
+        self.configuration = configuration
+        self.engine = engine
+        self.daemon = daemon
+        self.logger = logger
+        logger.info("listening", metadata: [
+            "host": "\(configuration.host)", "port": "\(daemon.port)",
+            "engine.threads": "\(configuration.engine.threads)",
+            "device.latency": "\(configuration.engine.device.latency)",
+        ])
+    }
+
+    /// The port the service listens on (the one picked when the configuration said 0).
+    public var port: Int { daemon.port }
+
+    /// Stops gracefully: no new connections, every job in flight finished and answered, then
+    /// every connection closed. Requests still unanswered after `timeout` are cut off.
+    public func shutdown(timeout: Duration = .seconds(30)) {
+        daemon.beginDraining()
+        engine.shutdown()  // every job finishes and resumes its connection
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while daemon.activeRequests > 0 && clock.now < deadline {
+            usleep(5_000)
+        }
+        let unanswered = daemon.activeRequests
+        daemon.stop()
+        logger.info("stopped", metadata: ["requests.cut_off": "\(unanswered)"])
+    }
+}

@@ -1,0 +1,158 @@
+import ArgumentParser
+import Dispatch
+import Engine
+import Foundation
+import Logging
+import OffloadHTTP
+
+@main
+struct OffloadHTTPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "offload-http",
+        abstract: "Crypto offload as REST: each POST /encrypt runs as an OpenSSL ASYNC job on a simulated accelerator.",
+        discussion: "Every option can also be set with the environment variable named in its help; the command line wins.")
+
+    @Option(help: "Address to listen on. [env: OFFLOAD_HOST] (default: 0.0.0.0)")
+    var host: String?
+
+    @Option(help: "Port to listen on; 0 picks a free port and the log says which. [env: OFFLOAD_PORT] (default: 8080)")
+    var port: String?
+
+    @Option(help: "Time the accelerator takes per operation, such as 500us, 2ms, 2s. [env: OFFLOAD_DEVICE_LATENCY] (default: 2ms)")
+    var deviceLatency: String?
+
+    @Option(help: "Execution units of the accelerator. [env: OFFLOAD_DEVICE_UNITS] (default: 4)")
+    var deviceUnits: String?
+
+    @Option(help: "Engine threads, each with its own ASYNC job pool. [env: OFFLOAD_ENGINE_THREADS] (default: number of cores)")
+    var engineThreads: String?
+
+    @Option(help: "Jobs in flight per engine thread (the ASYNC pool's size). [env: OFFLOAD_MAX_JOBS] (default: 8192)")
+    var maxJobs: String?
+
+    @Option(help: "Largest request body, such as 1MiB or 65536. [env: OFFLOAD_MAX_BODY] (default: 1MiB)")
+    var maxBody: String?
+
+    @Option(help: "Finished jobs kept for GET /jobs. [env: OFFLOAD_RETAINED_JOBS] (default: 10000)")
+    var retainedJobs: String?
+
+    @Option(help: "Connections open at once. [env: OFFLOAD_CONNECTION_LIMIT] (default: 10000)")
+    var connectionLimit: String?
+
+    @Option(help: "Idle time before a connection is closed, such as 30s. [env: OFFLOAD_CONNECTION_TIMEOUT] (default: 30s)")
+    var connectionTimeout: String?
+
+    @Option(help: "Time to finish jobs in flight on SIGTERM or SIGINT. [env: OFFLOAD_SHUTDOWN_TIMEOUT] (default: 30s)")
+    var shutdownTimeout: String?
+
+    @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical. [env: OFFLOAD_LOG_LEVEL] (default: info)")
+    var logLevel: String?
+
+    func run() throws {
+        let (configuration, shutdownTimeout, level) = try resolveConfiguration()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "offload-http")
+        raiseOpenFileLimit(logger: logger)
+
+        // Signals are taken by a dispatch source, not a handler, so shutdown runs as normal code.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let stopRequested = DispatchSemaphore(value: 0)
+        let signalSources = [SIGINT, SIGTERM].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stopRequested.signal() }
+            source.resume()
+            return source
+        }
+
+        let server: OffloadServer
+        do {
+            server = try OffloadServer.start(configuration, logger: logger)
+        } catch {
+            logger.critical("could not start: \(error)")
+            throw ExitCode.failure
+        }
+        stopRequested.wait()
+        logger.info("shutting down", metadata: ["timeout": "\(shutdownTimeout)"])
+        server.shutdown(timeout: shutdownTimeout)
+        signalSources.forEach { $0.cancel() }
+    }
+
+    private func resolveConfiguration() throws -> (ServerConfiguration, Duration, Logger.Level) {
+        var configuration = ServerConfiguration()
+        configuration.host = try setting(host, "--host", "OFFLOAD_HOST", default: configuration.host) { $0 }
+        configuration.port = try setting(port, "--port", "OFFLOAD_PORT", default: configuration.port) {
+            try ConfigurationValue.integer($0, in: 0...65535)
+        }
+        configuration.engine.device.latency = try setting(
+            deviceLatency, "--device-latency", "OFFLOAD_DEVICE_LATENCY",
+            default: configuration.engine.device.latency, ConfigurationValue.duration)
+        configuration.engine.device.units = try setting(
+            deviceUnits, "--device-units", "OFFLOAD_DEVICE_UNITS", default: configuration.engine.device.units
+        ) { try ConfigurationValue.integer($0, in: 1...1024) }
+        configuration.engine.threads = try setting(
+            engineThreads, "--engine-threads", "OFFLOAD_ENGINE_THREADS", default: configuration.engine.threads
+        ) { try ConfigurationValue.integer($0, in: 1...256) }
+        configuration.engine.maxJobsPerThread = try setting(
+            maxJobs, "--max-jobs", "OFFLOAD_MAX_JOBS", default: configuration.engine.maxJobsPerThread
+        ) { try ConfigurationValue.integer($0, in: 1...1_000_000) }
+        configuration.maxBodyBytes = try setting(
+            maxBody, "--max-body", "OFFLOAD_MAX_BODY", default: configuration.maxBodyBytes
+        ) {
+            let bytes = try ConfigurationValue.byteSize($0)
+            guard (1...(1 << 30)).contains(bytes) else { throw ValidationError("must be from 1 byte to 1GiB") }
+            return bytes
+        }
+        configuration.engine.retainedFinishedJobs = try setting(
+            retainedJobs, "--retained-jobs", "OFFLOAD_RETAINED_JOBS",
+            default: configuration.engine.retainedFinishedJobs
+        ) { try ConfigurationValue.integer($0, in: 0...10_000_000) }
+        configuration.connectionLimit = try setting(
+            connectionLimit, "--connection-limit", "OFFLOAD_CONNECTION_LIMIT", default: configuration.connectionLimit
+        ) { try ConfigurationValue.integer($0, in: 1...1_000_000) }
+        configuration.connectionTimeoutSeconds = try setting(
+            connectionTimeout, "--connection-timeout", "OFFLOAD_CONNECTION_TIMEOUT",
+            default: configuration.connectionTimeoutSeconds
+        ) { Int(try ConfigurationValue.duration($0).components.seconds) }
+        let shutdown = try setting(
+            shutdownTimeout, "--shutdown-timeout", "OFFLOAD_SHUTDOWN_TIMEOUT", default: .seconds(30),
+            ConfigurationValue.duration)
+        let level = try setting(logLevel, "--log-level", "OFFLOAD_LOG_LEVEL", default: Logger.Level.info) {
+            guard let level = Logger.Level(rawValue: $0.lowercased()) else {
+                throw ValidationError("must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return level
+        }
+        return (configuration, shutdown, level)
+    }
+
+    /// The option's value from the command line, else the environment, else the default.
+    private func setting<T>(
+        _ given: String?, _ option: String, _ variable: String, default fallback: T,
+        _ parse: (String) throws -> T
+    ) throws -> T {
+        let (text, source): (String?, String) =
+            given != nil ? (given, option) : (ProcessInfo.processInfo.environment[variable], variable)
+        guard let text else { return fallback }
+        do {
+            return try parse(text)
+        } catch {
+            throw ValidationError("\(source): \(error)")
+        }
+    }
+
+    /// Each connection and each job's wait fd is a file descriptor: allow as many as the hard limit.
+    private func raiseOpenFileLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+            logger.warning("could not raise the open file limit", metadata: ["limit": "\(limit.rlim_cur)"])
+        }
+    }
+}
