@@ -1,11 +1,29 @@
 import Foundation
 
+/// How the device tells the engine an operation is done.
+public enum NotificationMode: String, Sendable, CaseIterable {
+    /// One eventfd per wait context, watched with epoll (as QAT and OpenSSL's dasync engine do).
+    case fd
+    /// OpenSSL 3.0's wait-context callback: the device queues the job for resumption and wakes
+    /// its engine once, with no fd per job.
+    case callback
+}
+
 /// How the engine runs.
 public struct EngineConfiguration: Sendable {
     /// Engine threads, each with its own ASYNC pool and epoll set.
     public var threads: Int
     /// Jobs in flight per engine thread: the ASYNC pool's maximum size.
     public var maxJobsPerThread: Int
+    /// Jobs per engine thread that may wait for a pool slot; beyond that, submissions are refused.
+    public var maxQueuedJobsPerThread: Int
+    /// How long a job may wait for a pool slot before it is refused.
+    public var queueTimeout: Duration
+    /// How long a job may take from submission; then it ends as timed out.
+    public var jobTimeout: Duration
+    /// Times a job retries a submission the device ring had no room for (1 ms apart) before it fails.
+    public var ringRetryLimit: Int
+    public var notification: NotificationMode
     public var device: DeviceConfiguration
     /// Finished jobs kept for `GET /jobs`; older ones are forgotten.
     public var retainedFinishedJobs: Int
@@ -14,14 +32,36 @@ public struct EngineConfiguration: Sendable {
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 maxJobsPerThread: Int = 8192,
+                maxQueuedJobsPerThread: Int = 8192,
+                queueTimeout: Duration = .seconds(1),
+                jobTimeout: Duration = .seconds(30),
+                ringRetryLimit: Int = 100,
+                notification: NotificationMode = .fd,
                 device: DeviceConfiguration = DeviceConfiguration(),
                 retainedFinishedJobs: Int = 10_000,
                 measuresFibreStack: Bool = false) {
         self.threads = threads
         self.maxJobsPerThread = maxJobsPerThread
+        self.maxQueuedJobsPerThread = maxQueuedJobsPerThread
+        self.queueTimeout = queueTimeout
+        self.jobTimeout = jobTimeout
+        self.ringRetryLimit = ringRetryLimit
+        self.notification = notification
         self.device = device
         self.retainedFinishedJobs = retainedFinishedJobs
         self.measuresFibreStack = measuresFibreStack
+    }
+
+    func validate() throws {
+        func invalid(_ message: String) -> EngineError { EngineError(code: "invalid_configuration", message: message) }
+        guard threads >= 1 else { throw invalid("At least one engine thread is needed.") }
+        guard maxJobsPerThread >= 1 else { throw invalid("The job pool needs room for at least one job.") }
+        guard maxQueuedJobsPerThread >= 0 else { throw invalid("The job queue bound cannot be negative.") }
+        guard jobTimeout > .zero else { throw invalid("The job timeout must be positive.") }
+        guard queueTimeout > .zero else { throw invalid("The queue timeout must be positive.") }
+        guard ringRetryLimit >= 0 else { throw invalid("The ring retry limit cannot be negative.") }
+        guard retainedFinishedJobs >= 0 else { throw invalid("The number of retained jobs cannot be negative.") }
+        try device.validate()
     }
 }
 
@@ -30,17 +70,12 @@ public struct EngineConfiguration: Sendable {
 public final class Engine: Sendable {
     public let configuration: EngineConfiguration
     public let store: JobStore
-    private let device: SimulatedAccelerator
+    public let device: SimulatedAccelerator
     private let threads: [EngineThread]
-    private let stackGauge: FibreStackGauge?
+    private let diagnostics: EngineDiagnostics
 
     public init(configuration: EngineConfiguration = EngineConfiguration()) throws {
-        guard configuration.threads >= 1 else {
-            throw EngineError(code: "invalid_configuration", message: "At least one engine thread is needed.")
-        }
-        guard configuration.maxJobsPerThread >= 1 else {
-            throw EngineError(code: "invalid_configuration", message: "The job pool needs room for at least one job.")
-        }
+        try configuration.validate()
         guard AsyncPool.isCapable else {
             throw EngineError(
                 code: "async_unsupported",
@@ -49,14 +84,14 @@ public final class Engine: Sendable {
         self.configuration = configuration
         store = JobStore(retainedFinishedJobs: configuration.retainedFinishedJobs)
         device = try SimulatedAccelerator(configuration: configuration.device)
-        stackGauge = configuration.measuresFibreStack ? FibreStackGauge() : nil
+        diagnostics = EngineDiagnostics(measuresFibreStack: configuration.measuresFibreStack)
         AsyncJob.instantiateFibreTypes(device: device, notifier: try EventFD())
         var threads: [EngineThread] = []
         do {
             for index in 0..<configuration.threads {
                 threads.append(try EngineThread(
-                    index: index, maxJobs: configuration.maxJobsPerThread, store: store, device: device,
-                    stackGauge: stackGauge))
+                    index: index, configuration: configuration, store: store, device: device,
+                    diagnostics: diagnostics))
             }
         } catch {
             threads.forEach { $0.shutdown() }
@@ -68,21 +103,24 @@ public final class Engine: Sendable {
 
     /// Records a queued job and hands it to the least loaded engine thread. `completion` runs
     /// once, on that engine thread, with the finished record (completed or failed).
-    /// Throws `EngineError` "shutting_down" once `shutdown` has begun; `completion` then never runs.
+    /// Throws `EngineError` "overloaded" when every engine thread is full, or "shutting_down"
+    /// once `shutdown` has begun; `completion` then never runs and no record is kept.
     @discardableResult
     public func submit(_ request: JobRequest, completion: @escaping @Sendable (JobRecord) -> Void) throws -> JobRecord {
-        let record = store.create(request)
         let thread = threads.min { $0.load.load(ordering: .relaxed) < $1.load.load(ordering: .relaxed) }!
-        guard thread.submit(EngineSubmission(id: record.id, request: request, completion: completion)) else {
-            let error = EngineError(code: "shutting_down", message: "The engine is shutting down.")
-            store.update(record.id) { record in
-                record.status = .failed
-                record.error = error
-                record.completedAt = .now()
-            }
-            throw error
+        let record = store.create(request)
+        let submission = EngineSubmission(
+            id: record.id, request: request, submittedAt: record.createdAt.monotonicNanoseconds, completion: completion)
+        switch thread.submit(submission) {
+        case .accepted:
+            return record
+        case .full:
+            store.remove(record.id)
+            throw EngineError(code: "overloaded", message: "Every engine is full; retry shortly.")
+        case .stopping:
+            store.remove(record.id)
+            throw EngineError(code: "shutting_down", message: "The engine is shutting down.")
         }
-        return record
     }
 
     /// Jobs submitted and not yet finished, over all engine threads.
@@ -90,9 +128,20 @@ public final class Engine: Sendable {
         threads.reduce(0) { $0 + $1.load.load(ordering: .relaxed) }
     }
 
+    /// Jobs submitted and not yet finished, per engine thread.
+    public var jobsInFlightPerThread: [Int] {
+        threads.map { $0.load.load(ordering: .relaxed) }
+    }
+
     /// The deepest fibre stack use measured, in bytes, or nil when not measuring.
     public var deepestFibreStackBytes: Int? {
-        stackGauge?.deepestBytes
+        diagnostics.stackGauge?.deepestBytes
+    }
+
+    /// Job steps that ran on a thread other than the one that started the job; always 0 unless
+    /// the engine breaks OpenSSL's rule.
+    public var resumesOffOwningThread: Int {
+        diagnostics.resumesOffOwningThread.load(ordering: .relaxed)
     }
 
     /// Finishes every submitted job, then stops the engine threads and the device.

@@ -5,32 +5,58 @@ import Synchronization
 struct EngineSubmission: Sendable {
     let id: UUID
     let request: JobRequest
+    let submittedAt: UInt64
     let completion: @Sendable (JobRecord) -> Void
+}
+
+/// Lets the device (in callback mode) ask an engine thread to resume one of its jobs. It stays
+/// valid after the job has ended: a late completion then names a job the engine no longer has.
+final class ResumeTicket: Sendable {
+    let token: UInt64
+    private let thread: EngineThread
+
+    init(token: UInt64, thread: EngineThread) {
+        self.token = token
+        self.thread = thread
+    }
+
+    func fire() { thread.resumeLater(token) }
 }
 
 /// One engine thread: it owns an OpenSSL ASYNC job pool and an epoll set, starts and resumes
 /// every one of its jobs itself (OpenSSL requires a paused job to resume on the thread that
-/// started it), and wakes on an eventfd for new submissions and on the jobs' wait fds.
+/// started it), and wakes on an eventfd for new submissions and callbacks, and on the jobs'
+/// wait fds.
 final class EngineThread: Sendable {
+    private struct Inbox {
+        var submissions: [EngineSubmission] = []
+        /// Jobs the device asked to resume (callback mode).
+        var ready: [UInt64] = []
+        var stopping = false
+        var isEmpty: Bool { submissions.isEmpty && ready.isEmpty }
+    }
+
     let index: Int
     /// Jobs submitted to this thread and not yet finished, for least-loaded placement.
     let load = Atomic<Int>(0)
-    private let inbox = Mutex<(submissions: [EngineSubmission], stopping: Bool)>(([], false))
+    private let capacity: Int
+    private let inbox = Mutex(Inbox())
     private let wakeUp: EventFD
     private let thread = Mutex<NativeThread?>(nil)
 
-    init(index: Int, maxJobs: Int, store: JobStore, device: SimulatedAccelerator,
-         stackGauge: FibreStackGauge?) throws {
+    init(index: Int, configuration: EngineConfiguration, store: JobStore, device: SimulatedAccelerator,
+         diagnostics: EngineDiagnostics) throws {
         self.index = index
+        capacity = configuration.maxJobsPerThread + configuration.maxQueuedJobsPerThread
         wakeUp = try EventFD()
         let loop = try EngineLoop(
-            index: index, maxJobs: maxJobs, store: store, device: device, stackGauge: stackGauge)
+            index: index, configuration: configuration, store: store, device: device, diagnostics: diagnostics)
         try loop.watch(wakeUp)
         let started = DispatchSemaphore(value: 0)
         let startError = Mutex<EngineError?>(nil)
         let thread = try NativeThread(name: "engine-\(index)") { [self] in
             do {
-                try AsyncPool.initThread(maxJobs: maxJobs)
+                try AsyncPool.initThread(maxJobs: configuration.maxJobsPerThread)
             } catch {
                 startError.withLock { $0 = error as? EngineError }
                 started.signal()
@@ -48,17 +74,32 @@ final class EngineThread: Sendable {
         self.thread.withLock { $0 = thread }
     }
 
-    /// Queues a job; false once shutdown has begun, when the thread takes no more.
-    func submit(_ submission: EngineSubmission) -> Bool {
-        let (accepted, wasEmpty) = inbox.withLock { inbox in
-            guard !inbox.stopping else { return (false, false) }
-            inbox.submissions.append(submission)
-            return (true, inbox.submissions.count == 1)
+    enum SubmitResult { case accepted, full, stopping }
+
+    /// Queues a job, unless the thread already holds all it may (jobs in flight plus jobs
+    /// waiting for a pool slot) or shutdown has begun.
+    func submit(_ submission: EngineSubmission) -> SubmitResult {
+        let (result, wasEmpty): (SubmitResult, Bool) = inbox.withLock { inbox in
+            if inbox.stopping { return (.stopping, false) }
+            // `load` only grows under this lock, so the check and the increment are one step.
+            if load.load(ordering: .relaxed) >= capacity { return (.full, false) }
+            load.add(1, ordering: .relaxed)
+            defer { inbox.submissions.append(submission) }
+            return (.accepted, inbox.isEmpty)
         }
-        guard accepted else { return false }
-        load.add(1, ordering: .relaxed)
+        // One wake-up serves every submission queued before the engine drains them.
         if wasEmpty { wakeUp.signal() }
-        return true
+        return result
+    }
+
+    /// Asks the thread to resume a job. Any thread (the device's, in callback mode). One wake-up
+    /// serves every request queued before the engine drains them.
+    func resumeLater(_ token: UInt64) {
+        let wasEmpty = inbox.withLock { inbox in
+            defer { inbox.ready.append(token) }
+            return inbox.isEmpty
+        }
+        if wasEmpty { wakeUp.signal() }
     }
 
     /// Lets every submitted job finish, then ends the thread. Idempotent.
@@ -73,11 +114,12 @@ final class EngineThread: Sendable {
     }
 
     /// What arrived since the last call, and whether shutdown was asked for.
-    fileprivate func takeSubmissions() -> (submissions: [EngineSubmission], stopping: Bool) {
+    fileprivate func takeInbox(into submissions: inout [EngineSubmission], ready: inout [UInt64]) -> Bool {
         _ = wakeUp.consume()
         return inbox.withLock { inbox in
-            defer { inbox.submissions.removeAll(keepingCapacity: true) }
-            return inbox
+            swap(&submissions, &inbox.submissions)
+            swap(&ready, &inbox.ready)
+            return inbox.stopping
         }
     }
 
@@ -86,37 +128,62 @@ final class EngineThread: Sendable {
     }
 }
 
+/// Counters that show the engine keeps its invariants; read by tests and benchmarks.
+final class EngineDiagnostics: Sendable {
+    /// Job steps that ran on a thread other than the one that started the job (must stay 0).
+    let resumesOffOwningThread = Atomic<Int>(0)
+    let stackGauge: FibreStackGauge?
+
+    init(measuresFibreStack: Bool) {
+        stackGauge = measuresFibreStack ? FibreStackGauge() : nil
+    }
+}
+
 /// The engine thread's own state, touched by that thread alone.
 private final class EngineLoop: @unchecked Sendable {
     // @unchecked: created on the constructing thread, then used only by the engine thread it
     // is handed to; nothing else keeps a reference.
     private static let wakeUpToken = UInt64.max
+    /// How long a job whose submission found the device ring full waits before it retries.
+    private static let ringRetryDelay: UInt64 = 1_000_000
+    /// Wait contexts (each with an eventfd in fd mode) kept for reuse after a burst; more are freed.
+    private static let idleWaitContextLimit = 256
 
     let index: Int
-    let maxJobs: Int
+    let configuration: EngineConfiguration
     let store: JobStore
     let device: SimulatedAccelerator
-    let stackGauge: FibreStackGauge?
+    let diagnostics: EngineDiagnostics
     let epoll: Epoll
+    private let jobTimeout: UInt64
+    private let queueTimeout: UInt64
+
     /// Submissions not yet started, oldest first from `waitingHead`.
     private var waiting: [EngineSubmission] = []
     private var waitingHead = 0
-    /// Started jobs by the wait fd they registered.
-    private var jobsByFD: [Int32: AsyncJob] = [:]
-    private var jobsInFlight = 0
+    /// Started jobs that have not finished, by token.
+    private var jobs: [UInt64: AsyncJob] = [:]
+    private var nextToken: UInt64 = 0
+    /// Job deadlines, earliest first; entries of finished jobs are skipped when they come up.
+    private var deadlines = DueQueue<(due: UInt64, token: UInt64)>(before: { $0.due < $1.due })
+    /// Jobs waiting to retry a submission the device ring had no room for, in order of due time.
+    private var ringRetries: [(due: UInt64, token: UInt64)] = []
     /// Set when OpenSSL's pool had no job to give; cleared when one of ours finishes.
     private var poolExhausted = false
     private var idleWaitContexts: [WaitContext] = []
     /// Paused jobs whose wait fd epoll refused; resumed on every turn (rare, never lost).
-    private var polledJobs: [ObjectIdentifier: AsyncJob] = [:]
+    private var polledJobs: Set<UInt64> = []
+    private var stopping = false
 
-    init(index: Int, maxJobs: Int, store: JobStore, device: SimulatedAccelerator,
-         stackGauge: FibreStackGauge?) throws {
+    init(index: Int, configuration: EngineConfiguration, store: JobStore, device: SimulatedAccelerator,
+         diagnostics: EngineDiagnostics) throws {
         self.index = index
-        self.maxJobs = maxJobs
+        self.configuration = configuration
         self.store = store
         self.device = device
-        self.stackGauge = stackGauge
+        self.diagnostics = diagnostics
+        jobTimeout = configuration.jobTimeout.nanoseconds
+        queueTimeout = configuration.queueTimeout.nanoseconds
         epoll = try Epoll()
     }
 
@@ -125,43 +192,101 @@ private final class EngineLoop: @unchecked Sendable {
     }
 
     func run(owner: EngineThread) {
-        var stopping = false
+        var arrived: [EngineSubmission] = []
+        var ready: [UInt64] = []
         while true {
-            epoll.wait(timeoutMilliseconds: polledJobs.isEmpty ? -1 : 1) { token in
+            epoll.wait(timeoutMilliseconds: waitTimeout(now: readMonotonicClock())) { token in
                 if token == Self.wakeUpToken {
-                    let arrived = owner.takeSubmissions()
-                    waiting.append(contentsOf: arrived.submissions)
-                    stopping = stopping || arrived.stopping
-                } else if let job = jobsByFD[Int32(truncatingIfNeeded: token)] {
-                    resume(job, owner: owner)
+                    stopping = owner.takeInbox(into: &arrived, ready: &ready) || stopping
+                    waiting.append(contentsOf: arrived)
+                    arrived.removeAll(keepingCapacity: true)
+                    for token in ready { resume(token, owner: owner) }
+                    ready.removeAll(keepingCapacity: true)
+                } else {
+                    resume(token, owner: owner)
                 }
             }
-            for job in polledJobs.values { resume(job, owner: owner) }
+            let now = readMonotonicClock()
+            expireDeadlines(now: now, owner: owner)
+            retrySubmissions(now: now, owner: owner)
+            for token in polledJobs { resume(token, owner: owner) }
+            expireWaiting(now: now, owner: owner)
             startWaitingJobs(owner: owner)
-            if stopping && jobsInFlight == 0 && waitingHead == waiting.count { return }
+            if stopping && jobs.isEmpty && waitingHead == waiting.count { return }
+        }
+    }
+
+    /// Milliseconds until the next timer of any kind is due, or -1 for none.
+    private func waitTimeout(now: UInt64) -> Int32 {
+        var next = UInt64.max
+        if let deadline = deadlines.first { next = min(next, deadline.due) }
+        if let retry = ringRetries.first { next = min(next, retry.due) }
+        if waitingHead < waiting.count { next = min(next, waiting[waitingHead].submittedAt + queueTimeout) }
+        if !polledJobs.isEmpty { next = min(next, now + 1_000_000) }
+        guard next != .max else { return -1 }
+        guard next > now else { return 0 }
+        return Int32(min((next - now + 999_999) / 1_000_000, 60_000))
+    }
+
+    private func expireDeadlines(now: UInt64, owner: EngineThread) {
+        while let next = deadlines.first, next.due <= now {
+            _ = deadlines.removeFirst()
+            guard let job = jobs[next.token] else { continue }
+            // No cancel in OpenSSL: resume the job so that it ends itself as timed out.
+            job.timedOut = true
+            resume(next.token, owner: owner)
+        }
+    }
+
+    private func retrySubmissions(now: UInt64, owner: EngineThread) {
+        var due = 0
+        while due < ringRetries.count && ringRetries[due].due <= now { due += 1 }
+        guard due > 0 else { return }
+        let tokens = ringRetries[..<due].map(\.token)
+        ringRetries.removeFirst(due)
+        for token in tokens { resume(token, owner: owner) }
+    }
+
+    /// Jobs that waited for a pool slot longer than the queue timeout are refused (503).
+    private func expireWaiting(now: UInt64, owner: EngineThread) {
+        while waitingHead < waiting.count && waiting[waitingHead].submittedAt + queueTimeout <= now {
+            let submission = waiting[waitingHead]
+            waitingHead += 1
+            finish(submission, job: nil, failure: EngineError(
+                code: "overloaded", message: "The engine had no free job slot in time; retry shortly."), owner: owner)
         }
     }
 
     private func startWaitingJobs(owner: EngineThread) {
-        while waitingHead < waiting.count && jobsInFlight < maxJobs && !poolExhausted {
+        while waitingHead < waiting.count && jobs.count < configuration.maxJobsPerThread && !poolExhausted {
             let submission = waiting[waitingHead]
             waitingHead += 1
             let waitContext: WaitContext
             do {
-                waitContext = try idleWaitContexts.popLast() ?? WaitContext()
+                waitContext = try idleWaitContexts.popLast() ?? WaitContext(notification: configuration.notification)
             } catch {
-                finish(submission, waitContext: nil, failure: error as? EngineError, job: nil, owner: owner)
+                finish(submission, job: nil, failure: error as? EngineError, owner: owner)
                 continue
             }
+            let token = nextToken
+            nextToken &+= 1
+            let ticket = ResumeTicket(token: token, thread: owner)
+            if configuration.notification == .callback {
+                waitContext.setCallback(ticket)
+            } else {
+                waitContext.clearCallback()
+            }
             let job = AsyncJob(
-                submission: submission, device: device, waitContext: waitContext, stackGauge: stackGauge)
-            jobsInFlight += 1
+                submission: submission, device: device, waitContext: waitContext, resumeTicket: ticket,
+                ringRetryLimit: configuration.ringRetryLimit, diagnostics: diagnostics)
+            jobs[token] = job
+            deadlines.insert((submission.submittedAt + jobTimeout, token))
             store.update(submission.id) { record in
                 record.status = .running
                 record.engine = index
                 record.startedAt = .now()
             }
-            resume(job, owner: owner)
+            resume(token, owner: owner)
         }
         if waitingHead == waiting.count {
             waiting.removeAll(keepingCapacity: true)
@@ -170,32 +295,33 @@ private final class EngineLoop: @unchecked Sendable {
     }
 
     /// Runs the job until it pauses or finishes, and keeps epoll in step with its fds.
-    private func resume(_ job: AsyncJob, owner: EngineThread) {
+    /// A token the engine no longer has (a late completion) is ignored.
+    private func resume(_ token: UInt64, owner: EngineThread) {
+        guard let job = jobs[token] else { return }
         let result = job.step()
         let changed = job.waitContext.changedFDs()
-        for fd in changed.removed {
-            epoll.remove(fd)
-            jobsByFD[fd] = nil
-        }
+        for fd in changed.removed { epoll.remove(fd) }
         switch result {
         case .paused:
             for fd in changed.added {
                 do {
-                    try epoll.add(fd, token: UInt64(fd))
-                    jobsByFD[fd] = job
+                    try epoll.add(fd, token: token)
                 } catch {
                     // A paused job must be resumed until it ends; one whose fd cannot be
                     // watched is resumed on every turn of the loop instead.
-                    polledJobs[ObjectIdentifier(job)] = job
+                    polledJobs.insert(token)
                 }
             }
+            if job.waitContext.asksForRetry {
+                ringRetries.append((readMonotonicClock() + Self.ringRetryDelay, token))
+            }
         case .finished:
-            complete(job, failure: nil, owner: owner)
+            complete(token, job, failure: nil, owner: owner)
         case .failed(let error):
-            complete(job, failure: error, owner: owner)
+            complete(token, job, failure: error, owner: owner)
         case .noJobsAvailable:
             // Backpressure from OpenSSL's pool: put it back and retry when a job finishes.
-            jobsInFlight -= 1
+            jobs[token] = nil
             poolExhausted = true
             idleWaitContexts.append(job.waitContext)
             waitingHead -= 1
@@ -203,24 +329,18 @@ private final class EngineLoop: @unchecked Sendable {
         }
     }
 
-    private func complete(_ job: AsyncJob, failure: EngineError?, owner: EngineThread) {
-        polledJobs[ObjectIdentifier(job)] = nil
+    private func complete(_ token: UInt64, _ job: AsyncJob, failure: EngineError?, owner: EngineThread) {
+        jobs[token] = nil
+        polledJobs.remove(token)
         job.waitContext.clearFD()
-        for fd in job.waitContext.changedFDs().removed {
-            epoll.remove(fd)
-            jobsByFD[fd] = nil
-        }
-        jobsInFlight -= 1
+        for fd in job.waitContext.changedFDs().removed { epoll.remove(fd) }
+        _ = job.waitContext.notifier?.consume()  // a stale count must not wake the next job
+        if idleWaitContexts.count < Self.idleWaitContextLimit { idleWaitContexts.append(job.waitContext) }
         poolExhausted = false
-        finish(job.submission, waitContext: job.waitContext, failure: failure, job: job, owner: owner)
+        finish(job.submission, job: job, failure: failure, owner: owner)
     }
 
-    private func finish(_ submission: EngineSubmission, waitContext: WaitContext?, failure: EngineError?,
-                        job: AsyncJob?, owner: EngineThread) {
-        if let waitContext {
-            _ = waitContext.notifier.consume()  // a stale count must not wake the next job
-            if idleWaitContexts.count < maxJobs { idleWaitContexts.append(waitContext) }
-        }
+    private func finish(_ submission: EngineSubmission, job: AsyncJob?, failure: EngineError?, owner: EngineThread) {
         let finishedAt = Timestamp.now()
         let record = store.update(submission.id) { record in
             record.completedAt = finishedAt

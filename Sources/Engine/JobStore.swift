@@ -83,6 +83,15 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Forgets a job that was never run (its submission was refused).
+    func remove(_ id: UUID) {
+        state.withLock { state in
+            if let record = state.records.removeValue(forKey: id) {
+                state.counts[record.status] -= 1
+            }
+        }
+    }
+
     /// The job's record while it is retained.
     public func job(_ id: UUID) -> JobRecord? {
         state.withLock { $0.records[id] }

@@ -35,6 +35,24 @@ public enum ConfigurationValue {
         throw ServerError("'\(text)' is not a size; write bytes, or a number with KiB, MiB, GiB, KB, MB or GB.")
     }
 
+    /// A rate in bytes per second, such as `2GB/s` or `500MiB/s`; `unlimited` is nil.
+    public static func throughput(_ text: String) throws -> Double? {
+        let trimmed = text.trimmingCharacters(in: " ")
+        if trimmed == "unlimited" { return nil }
+        guard trimmed.hasSuffix("/s"), let bytes = try? byteSize(String(trimmed.dropLast(2))), bytes > 0 else {
+            throw ServerError("'\(text)' is not a throughput; write a size per second, such as 2GB/s, or unlimited.")
+        }
+        return Double(bytes)
+    }
+
+    /// A fraction from 0 to 1, such as `0.01`.
+    public static func fraction(_ text: String) throws -> Double {
+        guard let value = Double(text.trimmingCharacters(in: " ")), (0...1).contains(value) else {
+            throw ServerError("'\(text)' is not a fraction from 0 to 1.")
+        }
+        return value
+    }
+
     /// A whole number in `range`.
     public static func integer(_ text: String, in range: ClosedRange<Int>) throws -> Int {
         guard let value = Int(text.trimmingCharacters(in: " ")), range.contains(value) else {

@@ -134,6 +134,8 @@ final class Daemon: Sendable {
                 try engine.submit(jobRequest) { record in
                     exchange.finish(with: Router.response(for: record))
                 }
+            } catch let error as EngineError where error.code == "overloaded" {
+                exchange.finish(with: APIError.unavailable(error.code, error.message).response)
             } catch {
                 exchange.finish(with: drainingResponse)
             }
@@ -142,7 +144,8 @@ final class Daemon: Sendable {
     }
 
     private var drainingResponse: HTTPResponse {
-        var response = APIError.unavailable("The service is shutting down; retry on another instance.").response
+        var response = APIError.unavailable(
+            "shutting_down", "The service is shutting down; retry on another instance.").response
         response.headers.append(("Connection", "close"))
         return response
     }

@@ -52,7 +52,7 @@ struct APIError: Error, Sendable {
             message: "The request body is larger than the limit of \(limit) bytes.")
     }
 
-    static func unavailable(_ message: String) -> APIError {
-        APIError(status: 503, code: "unavailable", message: message, headers: [("Retry-After", "1")])
+    static func unavailable(_ code: String, _ message: String) -> APIError {
+        APIError(status: 503, code: code, message: message, headers: [("Retry-After", "1")])
     }
 }

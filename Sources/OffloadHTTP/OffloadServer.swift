@@ -66,6 +66,9 @@ public final class OffloadServer: Sendable {
     /// The port the service listens on (the one picked when the configuration said 0).
     public var port: Int { daemon.port }
 
+    /// Requests begun and not yet answered or abandoned.
+    public var requestsInProgress: Int { daemon.activeRequests }
+
     /// Stops gracefully: no new connections, every job in flight finished and answered, then
     /// every connection closed. Requests still unanswered after `timeout` are cut off.
     public func shutdown(timeout: Duration = .seconds(30)) {

@@ -60,14 +60,13 @@ struct Router: Sendable {
 
     /// The answer to a job's request once the job has finished.
     static func response(for record: JobRecord) -> HTTPResponse {
-        let status: Int
         switch (record.status, record.error?.code) {
-        case (.completed, _): status = 200
-        case (_, "device_error"): status = 502
-        case (_, "job_timeout"): status = 504
-        default: status = 500
+        case (.completed, _): .json(200, JobJSON.job(record))
+        case (_, "device_error"): .json(502, JobJSON.job(record))
+        case (_, "job_timeout"): .json(504, JobJSON.job(record))
+        case (_, "device_busy"), (_, "overloaded"): .json(503, JobJSON.job(record), headers: [("Retry-After", "1")])
+        default: .json(500, JobJSON.job(record))
         }
-        return .json(status, JobJSON.job(record))
     }
 
     private func listJobs(_ query: [(name: String, value: String)]) throws(APIError) -> HTTPResponse {

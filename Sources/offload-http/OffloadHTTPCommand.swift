@@ -24,6 +24,33 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Execution units of the accelerator. [env: OFFLOAD_DEVICE_UNITS] (default: 4)")
     var deviceUnits: String?
 
+    @Option(help: "Bytes per second one unit processes, such as 2GB/s, or unlimited. [env: OFFLOAD_DEVICE_THROUGHPUT] (default: unlimited)")
+    var deviceThroughput: String?
+
+    @Option(help: "Entries in the accelerator's submission ring; a full ring makes jobs retry. [env: OFFLOAD_DEVICE_QUEUE_DEPTH] (default: 4096)")
+    var deviceQueueDepth: String?
+
+    @Option(help: "Fraction of operations the accelerator fails (HTTP 502), for tests and demos. [env: OFFLOAD_DEVICE_ERROR_RATE] (default: 0)")
+    var deviceErrorRate: String?
+
+    @Option(help: "Fraction of operations the accelerator never completes (HTTP 504 after the job timeout). [env: OFFLOAD_DEVICE_STALL_RATE] (default: 0)")
+    var deviceStallRate: String?
+
+    @Option(help: "Seed of the fault injection, to repeat a run exactly. [env: OFFLOAD_DEVICE_SEED] (default: random)")
+    var deviceSeed: String?
+
+    @Option(help: "How the accelerator signals completion: fd (an eventfd per job) or callback. [env: OFFLOAD_NOTIFY] (default: fd)")
+    var notify: String?
+
+    @Option(help: "Time a job may take before it fails with 504, such as 30s. [env: OFFLOAD_JOB_TIMEOUT] (default: 30s)")
+    var jobTimeout: String?
+
+    @Option(help: "Jobs per engine thread that may wait for a free job slot; more get 503. [env: OFFLOAD_MAX_QUEUED] (default: 8192)")
+    var maxQueued: String?
+
+    @Option(help: "Time a job may wait for a free job slot before it gets 503. [env: OFFLOAD_QUEUE_TIMEOUT] (default: 1s)")
+    var queueTimeout: String?
+
     @Option(help: "Engine threads, each with its own ASYNC job pool. [env: OFFLOAD_ENGINE_THREADS] (default: number of cores)")
     var engineThreads: String?
 
@@ -95,6 +122,40 @@ struct OffloadHTTPCommand: ParsableCommand {
         configuration.engine.device.units = try setting(
             deviceUnits, "--device-units", "OFFLOAD_DEVICE_UNITS", default: configuration.engine.device.units
         ) { try ConfigurationValue.integer($0, in: 1...1024) }
+        configuration.engine.device.throughputBytesPerSecond = try setting(
+            deviceThroughput, "--device-throughput", "OFFLOAD_DEVICE_THROUGHPUT",
+            default: configuration.engine.device.throughputBytesPerSecond, ConfigurationValue.throughput)
+        configuration.engine.device.queueDepth = try setting(
+            deviceQueueDepth, "--device-queue-depth", "OFFLOAD_DEVICE_QUEUE_DEPTH",
+            default: configuration.engine.device.queueDepth
+        ) { try ConfigurationValue.integer($0, in: 1...1_000_000) }
+        configuration.engine.device.errorRate = try setting(
+            deviceErrorRate, "--device-error-rate", "OFFLOAD_DEVICE_ERROR_RATE",
+            default: configuration.engine.device.errorRate, ConfigurationValue.fraction)
+        configuration.engine.device.stallRate = try setting(
+            deviceStallRate, "--device-stall-rate", "OFFLOAD_DEVICE_STALL_RATE",
+            default: configuration.engine.device.stallRate, ConfigurationValue.fraction)
+        configuration.engine.device.seed = try setting(
+            deviceSeed, "--device-seed", "OFFLOAD_DEVICE_SEED", default: configuration.engine.device.seed
+        ) { text in
+            guard let seed = UInt64(text) else { throw ValidationError("must be a whole number from 0 to 2^64-1") }
+            return seed
+        }
+        configuration.engine.notification = try setting(
+            notify, "--notify", "OFFLOAD_NOTIFY", default: configuration.engine.notification
+        ) { text in
+            guard let mode = NotificationMode(rawValue: text) else { throw ValidationError("must be fd or callback") }
+            return mode
+        }
+        configuration.engine.jobTimeout = try setting(
+            jobTimeout, "--job-timeout", "OFFLOAD_JOB_TIMEOUT", default: configuration.engine.jobTimeout,
+            ConfigurationValue.duration)
+        configuration.engine.maxQueuedJobsPerThread = try setting(
+            maxQueued, "--max-queued", "OFFLOAD_MAX_QUEUED", default: configuration.engine.maxQueuedJobsPerThread
+        ) { try ConfigurationValue.integer($0, in: 0...1_000_000) }
+        configuration.engine.queueTimeout = try setting(
+            queueTimeout, "--queue-timeout", "OFFLOAD_QUEUE_TIMEOUT", default: configuration.engine.queueTimeout,
+            ConfigurationValue.duration)
         configuration.engine.threads = try setting(
             engineThreads, "--engine-threads", "OFFLOAD_ENGINE_THREADS", default: configuration.engine.threads
         ) { try ConfigurationValue.integer($0, in: 1...256) }

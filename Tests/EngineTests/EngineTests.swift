@@ -45,15 +45,16 @@ func hex(_ bytes: [UInt8]?) -> String? {
 }
 
 func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
-                   measuresFibreStack: Bool = false) -> EngineConfiguration {
+                   notification: NotificationMode = .fd, measuresFibreStack: Bool = false) -> EngineConfiguration {
     EngineConfiguration(
-        threads: threads, maxJobsPerThread: maxJobs, device: DeviceConfiguration(latency: latency),
-        measuresFibreStack: measuresFibreStack)
+        threads: threads, maxJobsPerThread: maxJobs, notification: notification,
+        device: DeviceConfiguration(latency: latency), measuresFibreStack: measuresFibreStack)
 }
 
 @Suite struct EngineJobs {
-    @Test func oneJobRunsEndToEndWithTheSeedOutput() async throws {
-        let record = try await withEngine(configuration(latency: .milliseconds(5))) { engine in
+    @Test(arguments: NotificationMode.allCases)
+    func oneJobRunsEndToEndWithTheSeedOutput(notification: NotificationMode) async throws {
+        let record = try await withEngine(configuration(latency: .milliseconds(5), notification: notification)) { engine in
             await engine.run(JobRequest(input: Array("ASYNC-OK".utf8)))
         }
         #expect(record.status == .completed)
@@ -98,12 +99,13 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
         }
     }
 
-    @Test func manyJobsInFlightOnOneEngineThreadOverlapOnTheDevice() async throws {
+    @Test(arguments: NotificationMode.allCases)
+    func manyJobsInFlightOnOneEngineThreadOverlapOnTheDevice(notification: NotificationMode) async throws {
         let latency = Duration.milliseconds(200)
         let jobs = 200
         let clock = ContinuousClock()
         let start = clock.now
-        let records = try await withEngine(configuration(latency: latency, threads: 1)) { engine in
+        let records = try await withEngine(configuration(latency: latency, threads: 1, notification: notification)) { engine in
             await engine.runAll((0..<jobs).map { JobRequest(input: [UInt8(truncatingIfNeeded: $0), 1, 2]) })
         }
         let elapsed = clock.now - start
@@ -136,11 +138,151 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
         #expect(mostRunning == 2)
     }
 
-    @Test func jobsSpreadOverEngineThreads() async throws {
-        let records = try await withEngine(configuration(latency: .milliseconds(100), threads: 2)) { engine in
-            await engine.runAll((0..<8).map { _ in JobRequest(input: [7]) })
+    @Test(arguments: NotificationMode.allCases)
+    func jobsSpreadOverEngineThreadsAndResumeOnlyWhereTheyStarted(notification: NotificationMode) async throws {
+        try await withEngine(configuration(latency: .milliseconds(20), threads: 4, notification: notification)) { engine in
+            let records = await engine.runAll((0..<400).map { _ in JobRequest(input: [7]) })
+            #expect(records.allSatisfy { $0.status == .completed })
+            #expect(Set(records.compactMap(\.engine)) == [0, 1, 2, 3])
+            #expect(engine.resumesOffOwningThread == 0)
         }
-        #expect(Set(records.compactMap(\.engine)) == [0, 1])
+    }
+}
+
+@Suite struct Backpressure {
+    @Test func submissionsBeyondThePoolAndQueueAreRefusedAndTheRestComplete() async throws {
+        var settings = configuration(latency: .milliseconds(100), threads: 1, maxJobs: 2)
+        settings.maxQueuedJobsPerThread = 3
+        try await withEngine(settings) { engine in
+            var accepted: [Task<JobRecord, Never>] = []
+            var refused: [EngineError] = []
+            for _ in 0..<8 {
+                let (stream, continuation) = AsyncStream.makeStream(of: JobRecord.self)
+                do {
+                    try engine.submit(JobRequest(input: [1])) { continuation.yield($0); continuation.finish() }
+                    accepted.append(Task { await stream.first { _ in true }! })
+                } catch let error as EngineError {
+                    refused.append(error)
+                }
+            }
+            #expect(accepted.count == 5)
+            #expect(refused.count == 3)
+            #expect(refused.allSatisfy { $0.code == "overloaded" })
+            for task in accepted {
+                #expect(await task.value.status == .completed)
+            }
+            #expect(engine.jobsInFlight == 0)
+        }
+    }
+
+    @Test func jobsThatWaitTooLongForASlotAreRefused() async throws {
+        var settings = configuration(latency: .milliseconds(300), threads: 1, maxJobs: 1)
+        settings.queueTimeout = .milliseconds(100)
+        let records = try await withEngine(settings) { engine in
+            await engine.runAll((0..<3).map { _ in JobRequest(input: [1]) })
+        }
+        #expect(records[0].status == .completed)
+        #expect(records[1...].allSatisfy { $0.status == .failed && $0.error?.code == "overloaded" })
+        #expect(records[1...].allSatisfy { $0.startedAt == nil }, "they never ran")
+    }
+
+    @Test(arguments: NotificationMode.allCases)
+    func aFullDeviceRingMakesJobsRetryUntilThereIsRoom(notification: NotificationMode) async throws {
+        var settings = configuration(latency: .milliseconds(10), threads: 1, notification: notification)
+        settings.device.queueDepth = 1
+        settings.ringRetryLimit = 1000
+        let records = try await withEngine(settings) { engine in
+            await engine.runAll((0..<5).map { JobRequest(input: [UInt8($0)]) })
+        }
+        #expect(records.allSatisfy { $0.status == .completed })
+        #expect(records.map(\.output) == (0..<5).map { [UInt8($0) ^ 0xaa] })
+        #expect(records.contains { $0.pauses > 1 }, "some job paused to retry")
+    }
+
+    @Test func aRingThatStaysFullFailsTheJobAsDeviceBusy() async throws {
+        var settings = configuration(latency: .milliseconds(200), threads: 1)
+        settings.device.queueDepth = 1
+        settings.ringRetryLimit = 3
+        let records = try await withEngine(settings) { engine in
+            await engine.runAll((0..<3).map { _ in JobRequest(input: [1]) })
+        }
+        #expect(records.filter { $0.status == .completed }.count == 1)
+        #expect(records.filter { $0.error?.code == "device_busy" }.count == 2)
+    }
+}
+
+@Suite struct DeviceFaults {
+    @Test(arguments: NotificationMode.allCases)
+    func aStalledOperationEndsAsATimeoutAndTheEngineKeepsServing(notification: NotificationMode) async throws {
+        var settings = configuration(latency: .milliseconds(5), threads: 1, notification: notification)
+        settings.device.stallRate = 0.5
+        settings.device.seed = 7
+        settings.jobTimeout = .milliseconds(200)
+        try await withEngine(settings) { engine in
+            let records = await engine.runAll((0..<40).map { _ in JobRequest(input: [3]) })
+            let timedOut = records.filter { $0.error?.code == "job_timeout" }
+            let completed = records.filter { $0.status == .completed }
+            #expect(timedOut.count + completed.count == 40)
+            #expect(!timedOut.isEmpty && !completed.isEmpty)
+            #expect(timedOut.allSatisfy { $0.output == nil && $0.status == .failed })
+            #expect(completed.allSatisfy { $0.output == [3 ^ 0xaa] })
+            #expect(engine.jobsInFlight == 0)
+        }
+    }
+
+    @Test func injectedErrorsFailOnlyTheirJobs() async throws {
+        var settings = configuration(latency: .milliseconds(2), threads: 1)
+        settings.device.errorRate = 0.3
+        settings.device.seed = 42
+        let records = try await withEngine(settings) { engine in
+            await engine.runAll((0..<100).map { JobRequest(input: [UInt8($0)]) })
+        }
+        let failed = records.filter { $0.status == .failed }
+        #expect((10...50).contains(failed.count), "about 30 of 100 failed: \(failed.count)")
+        #expect(failed.allSatisfy { $0.error?.code == "device_error" && $0.output == nil })
+        for (index, record) in records.enumerated() where record.status == .completed {
+            #expect(record.output == [UInt8(index) ^ 0xaa])
+        }
+    }
+
+    @Test func theSameSeedInjectsTheSameFaults() async throws {
+        func failures(seed: UInt64) async throws -> [Bool] {
+            var settings = configuration(latency: .zero, threads: 1)
+            settings.device.errorRate = 0.5
+            settings.device.seed = seed
+            return try await withEngine(settings) { engine in
+                var failed: [Bool] = []
+                for _ in 0..<30 { failed.append(await engine.run(JobRequest(input: [1])).status == .failed) }
+                return failed
+            }
+        }
+        let first = try await failures(seed: 99)
+        #expect(try await failures(seed: 99) == first)
+        #expect(try await failures(seed: 100) != first)
+    }
+
+    @Test func unitsProcessBytesAtTheConfiguredThroughput() async throws {
+        var settings = configuration(latency: .zero, threads: 1)
+        settings.device.units = 1
+        settings.device.throughputBytesPerSecond = 1_000_000  // 10,000 bytes take 10 ms
+        let records = try await withEngine(settings) { engine in
+            await engine.runAll((0..<3).map { _ in JobRequest(input: Array(repeating: 1, count: 10_000)) })
+        }
+        let deviceTimes = records.compactMap(\.deviceNanoseconds).sorted()
+        #expect(deviceTimes.count == 3)
+        // One unit: the three queue behind each other, 10, 20 and 30 ms.
+        #expect(deviceTimes[0] < 20_000_000, "\(deviceTimes)")
+        #expect(deviceTimes[2] >= 28_000_000, "\(deviceTimes)")
+        #expect(records.allSatisfy { $0.deviceUnit == 0 })
+    }
+
+    @Test func badDeviceSettingsAreRefused() {
+        var settings = configuration(latency: .milliseconds(1))
+        settings.device.errorRate = 1.5
+        #expect(throws: EngineError.self) { try Engine(configuration: settings) }
+        settings.device.errorRate = 0
+        settings.device.units = 0
+        #expect(throws: EngineError.self) { try Engine(configuration: settings) }
     }
 }
 
@@ -156,5 +298,25 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
         #expect(deepest >= FibreStackGauge.unpaintedGap)
         print("deepest fibre stack use: \(deepest) bytes")
         #expect(deepest < 8 * 1024, "the deepest fibre stack use was \(deepest) bytes")
+    }
+
+    @Test func theGaugeSeesDeepStackUse() {
+        // On this thread's ordinary stack: painted, then used about 12 KiB deep.
+        let gauge = FibreStackGauge()
+        let top = gauge.paint()
+        #expect(useStack(depth: 12) > 0)
+        gauge.measure(paintedTop: top)
+        #expect(gauge.deepestBytes >= 12 * 1024)
+    }
+}
+
+/// Recurses `depth` times through 1 KiB frames.
+@inline(never)
+func useStack(depth: Int) -> Int {
+    var frame = [UInt8](repeating: 0, count: 1)
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
+        for index in buffer.indices { buffer[index] = UInt8(truncatingIfNeeded: index &+ depth) }
+        frame[0] = buffer[depth % 1024]
+        return depth == 0 ? Int(frame[0]) + 1 : useStack(depth: depth - 1) + Int(buffer[7] & 1)
     }
 }

@@ -95,36 +95,64 @@ func withServer<T>(
     }
 }
 
-/// Sends raw bytes on a new TCP connection and returns everything the server sent back until
-/// it closed the connection or `timeout` passed. For requests no well-behaved client makes.
-func rawExchange(port: Int, _ bytes: [UInt8], timeout: Duration = .seconds(5)) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EIO) }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+/// A blocking TCP connection to 127.0.0.1, for requests no well-behaved client makes.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int, timeout: Duration = .seconds(30)) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        var receiveTimeout = timeval(
+            tv_sec: Int(timeout.components.seconds),
+            tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Sends everything; stops quietly if the server closes first (it may answer early).
+    func send(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let written = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written <= 0 { return }
+            sent += written
         }
     }
-    guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-    var receiveTimeout = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
-    var sent = 0
-    while sent < bytes.count {
-        let written = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        if written <= 0 { break }  // the server may answer and close before reading everything
-        sent += written
+
+    /// Everything the server sends until it closes the connection or the timeout passes.
+    func receiveAll() -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: received, as: UTF8.self)
     }
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = recv(fd, &buffer, buffer.count, 0)
-        if count <= 0 { break }
-        received.append(contentsOf: buffer[0..<count])
-    }
-    return String(decoding: received, as: UTF8.self)
+}
+
+/// Sends raw bytes on a new connection and returns everything the server sent back until it
+/// closed the connection or `timeout` passed. With `closeAfterSending`, it closes at once and
+/// returns nothing: a client that goes away.
+func rawExchange(
+    port: Int, _ bytes: [UInt8], timeout: Duration = .seconds(5), closeAfterSending: Bool = false
+) throws -> String {
+    let connection = try RawConnection(port: port, timeout: timeout)
+    try connection.send(bytes)
+    return closeAfterSending ? "" : connection.receiveAll()
 }

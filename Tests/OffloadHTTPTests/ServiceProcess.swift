@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+/// The real `offload-http` binary running as a child process on 127.0.0.1 with a free port,
+/// for what only a separate process shows: its own fd table, signals, its exit status.
+final class ServiceProcess: @unchecked Sendable {
+    // @unchecked: `process` and `output` are used from the test that owns this object only.
+    let process = Process()
+    let port: Int
+    private let output = Pipe()
+    private var log = ""
+
+    /// The binary next to the test bundle (SwiftPM builds both into the same folder).
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("offload-http")
+    }
+
+    init(_ arguments: [String]) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
+            throw ServiceError("no built offload-http at \(Self.executable.path); run the tests with swift test")
+        }
+        process.executableURL = Self.executable
+        process.arguments = ["--host", "127.0.0.1", "--port", "0"] + arguments
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        // The first log line says which port was picked.
+        var port: Int?
+        let reader = output.fileHandleForReading
+        let deadline = Date().addingTimeInterval(20)
+        while port == nil && Date() < deadline {
+            let data = reader.availableData
+            if data.isEmpty { break }
+            log += String(decoding: data, as: UTF8.self)
+            if let match = log.firstMatch(of: /port=(\d+)/) { port = Int(match.1) }
+        }
+        guard let port else {
+            process.terminate()
+            throw ServiceError("offload-http did not report its port; it printed: \(log)")
+        }
+        self.port = port
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Open file descriptors of the service.
+    var openFileDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    /// Sends `signal` and waits for the process to exit; returns its exit status and what it logged.
+    func stop(with signal: Int32 = SIGTERM) -> (status: Int32, log: String) {
+        if process.isRunning { kill(pid, signal) }
+        process.waitUntilExit()
+        log += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, log)
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+struct ServiceError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One request on its own connection to a child process, answered in full.
+func post(port: Int, _ body: String, path: String = "/encrypt") throws -> (status: Int, body: String) {
+    try exchange(port: port, "POST \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+}
+
+func get(port: Int, _ path: String) throws -> (status: Int, body: String) {
+    try exchange(port: port, "GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+}
+
+/// Sends `count` requests on as many connections before reading any answer, so that they are
+/// all in flight at once; returns the statuses.
+func postAllAtOnce(port: Int, count: Int, _ body: String) throws -> [Int] {
+    let request = Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
+    let connections = try (0..<count).map { _ in try RawConnection(port: port) }
+    for connection in connections { try connection.send(request) }
+    return connections.map { connection in
+        let response = connection.receiveAll()
+        return response.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+    }
+}
+
+private func exchange(port: Int, _ request: String) throws -> (status: Int, body: String) {
+    let response = try rawExchange(port: port, Array(request.utf8), timeout: .seconds(30))
+    let status = response.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+    let body = response.range(of: "\r\n\r\n").map { String(response[$0.upperBound...]) } ?? ""
+    return (status, body)
+}
