@@ -46,6 +46,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "engine-bench",
+            dependencies: ["Engine"],
+            path: "bench/engine-bench"
+        ),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "OffloadHTTPTests", dependencies: ["OffloadHTTP", "Engine"]),
     ],

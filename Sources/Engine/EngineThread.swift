@@ -174,6 +174,9 @@ private final class EngineLoop: @unchecked Sendable {
     /// Paused jobs whose wait fd epoll refused; resumed on every turn (rare, never lost).
     private var polledJobs: Set<UInt64> = []
     private var stopping = false
+    /// Finished jobs whose completions run together at the end of a turn of the loop, so that
+    /// their clients are woken in one burst rather than one wake-up each.
+    private var finishedThisTurn: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
 
     init(index: Int, configuration: EngineConfiguration, store: JobStore, device: SimulatedAccelerator,
          diagnostics: EngineDiagnostics) throws {
@@ -212,6 +215,8 @@ private final class EngineLoop: @unchecked Sendable {
             for token in polledJobs { resume(token, owner: owner) }
             expireWaiting(now: now, owner: owner)
             startWaitingJobs(owner: owner)
+            for finished in finishedThisTurn { finished.completion(finished.record) }
+            finishedThisTurn.removeAll(keepingCapacity: true)
             if stopping && jobs.isEmpty && waitingHead == waiting.count { return }
         }
     }
@@ -371,6 +376,6 @@ private final class EngineLoop: @unchecked Sendable {
         owner.finished()
         // Records of unfinished jobs are never evicted, so the store always has this one;
         // the client is answered even if that invariant were ever broken.
-        submission.completion(record ?? JobRecord(lost: submission, error: failure))
+        finishedThisTurn.append((submission.completion, record ?? JobRecord(lost: submission, error: failure)))
     }
 }

@@ -42,6 +42,7 @@ public final class JobStore: Sendable {
     }
 
     private let state = Mutex(State())
+    private let ids = JobIDGenerator()
     /// The most finished jobs kept; older ones are forgotten.
     public let retainedFinishedJobs: Int
 
@@ -53,7 +54,7 @@ public final class JobStore: Sendable {
     /// Records a new queued job.
     func create(_ request: JobRequest) -> JobRecord {
         let record = JobRecord(
-            id: UUID(), algorithm: request.algorithm, inputBytes: request.input.count, createdAt: .now())
+            id: ids.next(), algorithm: request.algorithm, inputBytes: request.input.count, createdAt: .now())
         state.withLock { state in
             state.records[record.id] = record
             state.creationOrder.append(record.id)
@@ -67,10 +68,11 @@ public final class JobStore: Sendable {
     @discardableResult
     func update(_ id: UUID, _ change: (inout JobRecord) -> Void) -> JobRecord? {
         state.withLock { state in
-            guard var record = state.records[id] else { return nil }
-            let before = record.status
-            change(&record)
-            state.records[id] = record
+            guard let index = state.records.index(forKey: id) else { return nil }
+            // Changed in place: a record is a few hundred bytes, copied twice otherwise.
+            let before = state.records.values[index].status
+            change(&state.records.values[index])
+            let record = state.records.values[index]
             if before != record.status {
                 state.counts[before] -= 1
                 state.counts[record.status] += 1

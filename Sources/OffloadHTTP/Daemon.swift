@@ -60,7 +60,7 @@ final class Daemon: Sendable {
         limits.connection_limit = UInt32(configuration.connectionLimit)
         limits.connection_timeout_seconds = UInt32(configuration.connectionTimeoutSeconds)
         limits.per_ip_connection_limit = 0
-        limits.connection_memory_limit = 64 * 1024
+        limits.connection_memory_limit = 16 * 1024
         limits.thread_pool_size = 1
         limits.listen_backlog = 4096
         limits.ipv6 = address.isIPv6

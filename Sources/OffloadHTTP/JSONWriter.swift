@@ -1,4 +1,4 @@
-import Glibc
+import Foundation
 
 /// Writes JSON straight into bytes. Responses are built on the request path, where
 /// Foundation's encoders would cost more than the rest of the request.
@@ -7,9 +7,11 @@ struct JSONWriter {
     /// Whether the container being written already has an element (so the next needs a comma).
     private var containerHasElement: [Bool] = []
     private var afterKey = false
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     init(capacity: Int = 512) {
         bytes.reserveCapacity(capacity)
+        containerHasElement.reserveCapacity(4)
     }
 
     mutating func beginObject() { beginValue(); bytes.append(UInt8(ascii: "{")); containerHasElement.append(false) }
@@ -17,6 +19,16 @@ struct JSONWriter {
     mutating func beginArray() { beginValue(); bytes.append(UInt8(ascii: "[")); containerHasElement.append(false) }
     mutating func endArray() { containerHasElement.removeLast(); bytes.append(UInt8(ascii: "]")) }
 
+    /// A key the code spells out: plain ASCII that needs no escaping.
+    mutating func key(_ name: StaticString) {
+        beginValue()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        afterKey = true
+    }
+
+    /// A key that comes from data.
     mutating func key(_ name: String) {
         beginValue()
         writeString(name)
@@ -25,18 +37,31 @@ struct JSONWriter {
     }
 
     mutating func string(_ value: String) { beginValue(); writeString(value) }
-    mutating func int(_ value: Int) { beginValue(); bytes.append(contentsOf: String(value).utf8) }
-    mutating func null() { beginValue(); bytes.append(contentsOf: "null".utf8) }
+    mutating func null() { beginValue(); bytes.append(contentsOf: [0x6e, 0x75, 0x6c, 0x6c]) }  // null
+
+    mutating func int(_ value: Int) {
+        beginValue()
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        appendDecimal(value.magnitude)
+    }
 
     /// Lowercase hex of `data` as a JSON string.
     mutating func hex(_ data: [UInt8]) {
         beginValue()
         bytes.append(UInt8(ascii: "\""))
-        let digits: StaticString = "0123456789abcdef"
-        digits.withUTF8Buffer { digits in
-            for byte in data {
-                bytes.append(digits[Int(byte >> 4)])
-                bytes.append(digits[Int(byte & 0x0f)])
+        appendHex(data)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A UUID in its canonical lowercase form.
+    mutating func uuid(_ id: UUID) {
+        beginValue()
+        bytes.append(UInt8(ascii: "\""))
+        withUnsafeBytes(of: id.uuid) { raw in
+            for (index, byte) in raw.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0x0f)])
             }
         }
         bytes.append(UInt8(ascii: "\""))
@@ -46,41 +71,38 @@ struct JSONWriter {
     mutating func milliseconds(nanoseconds: UInt64) {
         beginValue()
         let microseconds = (nanoseconds + 500) / 1000
-        bytes.append(contentsOf: String(microseconds / 1000).utf8)
+        appendDecimal(UInt(microseconds / 1000))
         bytes.append(UInt8(ascii: "."))
-        let fraction = microseconds % 1000
-        if fraction < 100 { bytes.append(UInt8(ascii: "0")) }
-        if fraction < 10 { bytes.append(UInt8(ascii: "0")) }
-        bytes.append(contentsOf: String(fraction).utf8)
+        appendDigits(Int(microseconds % 1000), width: 3)
     }
 
     /// Nanoseconds since the epoch as an RFC 3339 UTC time with milliseconds.
     mutating func timestamp(wallNanoseconds: Int64) {
         beginValue()
-        var seconds = time_t(wallNanoseconds / 1_000_000_000)
-        let milliseconds = Int((wallNanoseconds % 1_000_000_000) / 1_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
+        let milliseconds = wallNanoseconds / 1_000_000
+        let (days, millisecondOfDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
+        let (year, month, day) = Self.civilDate(daysSinceEpoch: millisecondOfDay < 0 ? days - 1 : days)
+        let time = millisecondOfDay < 0 ? millisecondOfDay + 86_400_000 : millisecondOfDay
         bytes.append(UInt8(ascii: "\""))
-        appendDigits(Int(parts.tm_year) + 1900, width: 4)
+        appendDigits(year, width: 4)
         bytes.append(UInt8(ascii: "-"))
-        appendDigits(Int(parts.tm_mon) + 1, width: 2)
+        appendDigits(month, width: 2)
         bytes.append(UInt8(ascii: "-"))
-        appendDigits(Int(parts.tm_mday), width: 2)
+        appendDigits(day, width: 2)
         bytes.append(UInt8(ascii: "T"))
-        appendDigits(Int(parts.tm_hour), width: 2)
+        appendDigits(Int(time / 3_600_000), width: 2)
         bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(parts.tm_min), width: 2)
+        appendDigits(Int(time / 60_000 % 60), width: 2)
         bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(parts.tm_sec), width: 2)
+        appendDigits(Int(time / 1000 % 60), width: 2)
         bytes.append(UInt8(ascii: "."))
-        appendDigits(milliseconds, width: 3)
-        bytes.append(contentsOf: "Z\"".utf8)
+        appendDigits(Int(time % 1000), width: 3)
+        bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 
-    mutating func field(_ name: String, _ value: String) { key(name); string(value) }
-    mutating func field(_ name: String, _ value: Int) { key(name); int(value) }
-    mutating func field(_ name: String, _ value: Int?) {
+    mutating func field(_ name: StaticString, _ value: String) { key(name); string(value) }
+    mutating func field(_ name: StaticString, _ value: Int) { key(name); int(value) }
+    mutating func field(_ name: StaticString, _ value: Int?) {
         key(name)
         if let value { int(value) } else { null() }
     }
@@ -93,6 +115,26 @@ struct JSONWriter {
         guard let last = containerHasElement.indices.last else { return }
         if containerHasElement[last] { bytes.append(UInt8(ascii: ",")) }
         containerHasElement[last] = true
+    }
+
+    private mutating func appendHex(_ data: [UInt8]) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: data.count * 2))
+        bytes.withUnsafeMutableBufferPointer { output in
+            Self.hexDigits.withUnsafeBufferPointer { digits in
+                var index = start
+                for byte in data {
+                    output[index] = digits[Int(byte >> 4)]
+                    output[index + 1] = digits[Int(byte & 0x0f)]
+                    index += 2
+                }
+            }
+        }
+    }
+
+    private mutating func appendDecimal(_ value: UInt) {
+        if value >= 10 { appendDecimal(value / 10) }
+        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
     private mutating func appendDigits(_ value: Int, width: Int) {
@@ -108,21 +150,40 @@ struct JSONWriter {
 
     private mutating func writeString(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
-            case UInt8(ascii: "\n"): bytes.append(contentsOf: "\\n".utf8)
-            case UInt8(ascii: "\r"): bytes.append(contentsOf: "\\r".utf8)
-            case UInt8(ascii: "\t"): bytes.append(contentsOf: "\\t".utf8)
-            case 0..<0x20:
-                let digits = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: "\\u00".utf8)
-                bytes.append(digits[Int(byte >> 4)])
-                bytes.append(digits[Int(byte & 0x0f)])
-            default: bytes.append(byte)
+        let utf8 = value.utf8
+        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: utf8)
+        } else {
+            for byte in utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+                case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+                case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                case UInt8(ascii: "\r"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                case 0..<0x20:
+                    bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                    bytes.append(Self.hexDigits[Int(byte >> 4)])
+                    bytes.append(Self.hexDigits[Int(byte & 0x0f)])
+                default: bytes.append(byte)
+                }
             }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+    /// days_from_civil, inverted): no libc call, so no timezone lock on the request path.
+    static func civilDate(daysSinceEpoch days: Int64) -> (year: Int, month: Int, day: Int) {
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (Int(year), Int(month), Int(day))
     }
 }

@@ -20,7 +20,8 @@ enum JobJSON {
         json.key("counts")
         json.beginObject()
         for status in JobStatus.allCases {
-            json.field(status.rawValue, counts[status])
+            json.key(status.rawValue)
+            json.int(counts[status])
         }
         json.endObject()
         json.endObject()
@@ -29,7 +30,8 @@ enum JobJSON {
 
     static func write(_ record: JobRecord, includingOutput: Bool, to json: inout JSONWriter) {
         json.beginObject()
-        json.field("id", record.id.uuidString.lowercased())
+        json.key("id")
+        json.uuid(record.id)
         json.field("status", record.status.rawValue)
         json.field("algorithm", record.algorithm.rawValue)
         json.field("input_bytes", record.inputBytes)
@@ -61,12 +63,14 @@ enum JobJSON {
         json.endObject()
     }
 
-    private static func timestamp(_ name: String, _ time: Timestamp?, to json: inout JSONWriter) {
+    private static func timestamp(_ name: StaticString, _ time: Timestamp?, to json: inout JSONWriter) {
         json.key(name)
         if let time { json.timestamp(wallNanoseconds: time.wallNanoseconds) } else { json.null() }
     }
 
-    private static func duration(_ name: String, from start: Timestamp, to end: Timestamp?, to json: inout JSONWriter) {
+    private static func duration(
+        _ name: StaticString, from start: Timestamp, to end: Timestamp?, to json: inout JSONWriter
+    ) {
         json.key(name)
         if let end { json.milliseconds(nanoseconds: start.nanoseconds(until: end)) } else { json.null() }
     }

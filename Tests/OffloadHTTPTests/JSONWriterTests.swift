@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+@testable import OffloadHTTP
+
+@Suite struct JSONWriting {
+    private func text(_ build: (inout JSONWriter) -> Void) -> String {
+        var json = JSONWriter()
+        build(&json)
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+
+    @Test(arguments: [
+        (Int64(0), "\"1970-01-01T00:00:00.000Z\""),
+        (Int64(951_782_400_123_000_000), "\"2000-02-29T00:00:00.123Z\""),
+        (Int64(1_798_761_599_999_000_000), "\"2026-12-31T23:59:59.999Z\""),
+        (Int64(-1_000_000), "\"1969-12-31T23:59:59.999Z\""),
+    ])
+    func timestampsAreRFC3339UTCWithMilliseconds(nanoseconds: Int64, expected: String) {
+        #expect(text { $0.timestamp(wallNanoseconds: nanoseconds) } == expected)
+    }
+
+    @Test func timestampsAgreeWithFoundationOverManyDays() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        for day in stride(from: -800_000, through: 800_000, by: 997) {
+            let milliseconds = Int64(day) * 86_400_000 + 45_296_789  // 12:34:56.789
+            let expected = "\"" + formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000)) + "\""
+            #expect(text { $0.timestamp(wallNanoseconds: milliseconds * 1_000_000) } == expected)
+        }
+    }
+
+    @Test func stringsAreEscapedAndTheResultParses() throws {
+        let tricky = "quote \" backslash \\ newline \n tab \t bell \u{7} é 🚀"
+        let bytes = text {
+            $0.beginObject()
+            $0.key("text")
+            $0.string(tricky)
+            $0.key(tricky)
+            $0.int(-42)
+            $0.field("none", nil as Int?)
+            $0.key("list")
+            $0.beginArray()
+            $0.int(1)
+            $0.milliseconds(nanoseconds: 2_034_567)
+            $0.hex([0x00, 0xab, 0xff])
+            $0.endArray()
+            $0.endObject()
+        }
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes.utf8)) as? [String: Any])
+        #expect(parsed["text"] as? String == tricky)
+        #expect(parsed[tricky] as? Int == -42)
+        #expect(parsed["none"] is NSNull)
+        let list = try #require(parsed["list"] as? [Any])
+        #expect(list[0] as? Int == 1)
+        #expect(list[1] as? Double == 2.035)
+        #expect(list[2] as? String == "00abff")
+    }
+
+    @Test func uuidsAreCanonicalLowercase() {
+        let id = UUID(uuidString: "5F0C8A4E-1B2C-4D3E-8F90-0123456789AB")!
+        #expect(text { $0.uuid(id) } == "\"5f0c8a4e-1b2c-4d3e-8f90-0123456789ab\"")
+    }
+}
