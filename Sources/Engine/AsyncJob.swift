@@ -86,8 +86,9 @@ final class AsyncJob {
     var handle: OpaquePointer?
     var phase = Phase.idle
     var pauses = 0
-    /// Set by the engine when the job's deadline passes; the fibre then ends the job.
-    var timedOut = false
+    /// Set by the engine when the job must end now (its deadline passed, or shutdown ran out of
+    /// time); the fibre then ends the job with this error. OpenSSL has no cancel.
+    var abort: EngineError?
     private var ringRetries = 0
     private var owningThread: pthread_t?
     /// Where the fibre's stack was painted from, when the gauge is on.
@@ -147,7 +148,7 @@ final class AsyncJob {
     /// of its 32 KiB. This runs the fibre's Swift paths once on a normal stack instead, with a
     /// probe operation the device completes at once, outside its ring and its fault injection.
     static func instantiateFibreTypes(device: SimulatedAccelerator, notifier: EventFD) {
-        let operation = DeviceOperation(algorithm: .xor0xAA, input: [1], notification: .fd(notifier), isProbe: true)
+        let operation = DeviceOperation(JobRequest(input: [1]), notification: .fd(notifier), isProbe: true)
         var phase = Phase.submitting(operation)
         if device.submit(operation) { phase = .submitted(operation) }
         let clock = ContinuousClock()
@@ -164,16 +165,12 @@ final class AsyncJob {
     fileprivate func runOnFibre() -> Int32 {
         if let stackGauge = diagnostics.stackGauge { paintedTop = stackGauge.paint() }
         while true {
-            if timedOut, !isFinished {
-                phase = .finished(outcome: .failed(EngineError(
-                    code: "job_timeout", message: "The accelerator did not complete the job in time.")),
-                    unit: nil, deviceNanoseconds: nil)
+            if let abort, !isFinished {
+                phase = .finished(outcome: .failed(abort), unit: nil, deviceNanoseconds: nil)
             }
             switch phase {
             case .idle:
-                phase = .submitting(DeviceOperation(
-                    algorithm: submission.request.algorithm, input: submission.request.input,
-                    notification: notification()))
+                phase = .submitting(DeviceOperation(submission.request, notification: notification()))
                 continue
             case .submitting(let operation):
                 if device.submit(operation) {

@@ -133,6 +133,17 @@ public final class Engine: Sendable {
         threads.map { $0.load.load(ordering: .relaxed) }
     }
 
+    /// True when every engine thread's job pool is full, so new jobs queue, or the device ring is full.
+    public var isSaturated: Bool {
+        threads.allSatisfy { $0.load.load(ordering: .relaxed) >= configuration.maxJobsPerThread }
+            || device.operationsOnDevice >= configuration.device.queueDepth
+    }
+
+    /// Jobs waiting for a free slot in an engine's pool, over all engine threads.
+    public var jobsQueued: Int {
+        threads.reduce(0) { $0 + max(0, $1.load.load(ordering: .relaxed) - configuration.maxJobsPerThread) }
+    }
+
     /// The deepest fibre stack use measured, in bytes, or nil when not measuring.
     public var deepestFibreStackBytes: Int? {
         diagnostics.stackGauge?.deepestBytes
@@ -144,9 +155,15 @@ public final class Engine: Sendable {
         diagnostics.resumesOffOwningThread.load(ordering: .relaxed)
     }
 
-    /// Finishes every submitted job, then stops the engine threads and the device.
-    public func shutdown() {
-        threads.forEach { $0.shutdown() }
+    /// Refuses new jobs, lets every submitted job finish, then stops the engine threads and the
+    /// device. Jobs still unfinished after `timeout` end failed, with the code "shutting_down";
+    /// returns how many did.
+    @discardableResult
+    public func shutdown(timeout: Duration = .seconds(30)) -> Int {
+        let deadline = readMonotonicClock() &+ timeout.nanoseconds
+        threads.forEach { $0.beginShutdown(deadline: deadline) }
+        threads.forEach { $0.shutdown(deadline: deadline) }  // each returns once its jobs ended
         device.shutdown()
+        return diagnostics.abortedAtShutdown.load(ordering: .relaxed)
     }
 }

@@ -33,6 +33,8 @@ final class EngineThread: Sendable {
         /// Jobs the device asked to resume (callback mode).
         var ready: [UInt64] = []
         var stopping = false
+        /// Monotonic time by which shutdown must be over; jobs still running then are failed.
+        var stopDeadline = UInt64.max
         var isEmpty: Bool { submissions.isEmpty && ready.isEmpty }
     }
 
@@ -102,10 +104,19 @@ final class EngineThread: Sendable {
         if wasEmpty { wakeUp.signal() }
     }
 
-    /// Lets every submitted job finish, then ends the thread. Idempotent.
-    func shutdown() {
-        inbox.withLock { $0.stopping = true }
+    /// Refuses new jobs from now on; the thread ends once every submitted job has finished.
+    /// Jobs not finished by `deadline` (monotonic nanoseconds) are failed as "shutting_down".
+    func beginShutdown(deadline: UInt64 = .max) {
+        inbox.withLock { inbox in
+            inbox.stopping = true
+            inbox.stopDeadline = min(inbox.stopDeadline, deadline)
+        }
         wakeUp.signal()
+    }
+
+    /// Begins shutdown and waits for the thread to end. Idempotent.
+    func shutdown(deadline: UInt64 = .max) {
+        beginShutdown(deadline: deadline)
         let running = thread.withLock { thread in
             defer { thread = nil }
             return thread
@@ -114,12 +125,13 @@ final class EngineThread: Sendable {
     }
 
     /// What arrived since the last call, and whether shutdown was asked for.
-    fileprivate func takeInbox(into submissions: inout [EngineSubmission], ready: inout [UInt64]) -> Bool {
+    /// Moves what arrived into the caller's arrays; returns the shutdown deadline once shutdown began.
+    fileprivate func takeInbox(into submissions: inout [EngineSubmission], ready: inout [UInt64]) -> UInt64? {
         _ = wakeUp.consume()
         return inbox.withLock { inbox in
             swap(&submissions, &inbox.submissions)
             swap(&ready, &inbox.ready)
-            return inbox.stopping
+            return inbox.stopping ? inbox.stopDeadline : nil
         }
     }
 
@@ -132,6 +144,8 @@ final class EngineThread: Sendable {
 final class EngineDiagnostics: Sendable {
     /// Job steps that ran on a thread other than the one that started the job (must stay 0).
     let resumesOffOwningThread = Atomic<Int>(0)
+    /// Jobs failed because shutdown ran out of time.
+    let abortedAtShutdown = Atomic<Int>(0)
     let stackGauge: FibreStackGauge?
 
     init(measuresFibreStack: Bool) {
@@ -174,6 +188,7 @@ private final class EngineLoop: @unchecked Sendable {
     /// Paused jobs whose wait fd epoll refused; resumed on every turn (rare, never lost).
     private var polledJobs: Set<UInt64> = []
     private var stopping = false
+    private var stopDeadline = UInt64.max
     /// Finished jobs whose completions run together at the end of a turn of the loop, so that
     /// their clients are woken in one burst rather than one wake-up each.
     private var finishedThisTurn: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
@@ -200,7 +215,10 @@ private final class EngineLoop: @unchecked Sendable {
         while true {
             epoll.wait(timeoutMilliseconds: waitTimeout(now: readMonotonicClock())) { token in
                 if token == Self.wakeUpToken {
-                    stopping = owner.takeInbox(into: &arrived, ready: &ready) || stopping
+                    if let deadline = owner.takeInbox(into: &arrived, ready: &ready) {
+                        stopping = true
+                        stopDeadline = deadline
+                    }
                     waiting.append(contentsOf: arrived)
                     arrived.removeAll(keepingCapacity: true)
                     for token in ready { resume(token, owner: owner) }
@@ -210,6 +228,7 @@ private final class EngineLoop: @unchecked Sendable {
                 }
             }
             let now = readMonotonicClock()
+            if stopping && now >= stopDeadline { abortEverything(owner: owner) }
             expireDeadlines(now: now, owner: owner)
             retrySubmissions(now: now, owner: owner)
             for token in polledJobs { resume(token, owner: owner) }
@@ -228,6 +247,7 @@ private final class EngineLoop: @unchecked Sendable {
         if let retry = ringRetries.first { next = min(next, retry.due) }
         if waitingHead < waiting.count { next = min(next, waiting[waitingHead].submittedAt + queueTimeout) }
         if !polledJobs.isEmpty { next = min(next, now + 1_000_000) }
+        if stopping { next = min(next, stopDeadline) }
         guard next != .max else { return -1 }
         guard next > now else { return 0 }
         return Int32(min((next - now + 999_999) / 1_000_000, 60_000))
@@ -238,8 +258,23 @@ private final class EngineLoop: @unchecked Sendable {
             _ = deadlines.removeFirst()
             guard let job = jobs[next.token] else { continue }
             // No cancel in OpenSSL: resume the job so that it ends itself as timed out.
-            job.timedOut = true
+            job.abort = EngineError(code: "job_timeout", message: "The accelerator did not complete the job in time.")
             resume(next.token, owner: owner)
+        }
+    }
+
+    /// Shutdown ran out of time: every job still here ends now, failed as shutting down.
+    private func abortEverything(owner: EngineThread) {
+        let error = EngineError(code: "shutting_down", message: "The service shut down before the job completed.")
+        diagnostics.abortedAtShutdown.add(jobs.count + waiting.count - waitingHead, ordering: .relaxed)
+        for (token, job) in jobs {
+            job.abort = error
+            resume(token, owner: owner)
+        }
+        while waitingHead < waiting.count {
+            let submission = waiting[waitingHead]
+            waitingHead += 1
+            finish(submission, job: nil, failure: error, owner: owner)
         }
     }
 

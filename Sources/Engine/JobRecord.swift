@@ -1,9 +1,24 @@
 import Foundation
 
-/// The operations the simulated accelerator offers.
+/// The algorithms the simulated accelerator offers.
 public enum Algorithm: String, Sendable, CaseIterable {
-    /// The reference operation: every byte XOR 0xAA.
+    /// The reference operation: every byte XOR 0xAA (its own inverse).
     case xor0xAA = "xor-0xaa"
+    /// AES-256 in Galois/Counter Mode, with a 96-bit random nonce and a 128-bit tag.
+    case aes256GCM = "aes-256-gcm"
+    /// ChaCha20-Poly1305 (RFC 8439), with a 96-bit random nonce and a 128-bit tag.
+    case chacha20Poly1305 = "chacha20-poly1305"
+
+    /// Whether the algorithm is an AEAD cipher that takes a key and associated data.
+    public var isAEAD: Bool { self != .xor0xAA }
+
+    /// Bytes an AEAD ciphertext carries besides the plaintext: the nonce and the tag.
+    public static let aeadOverhead = 28
+}
+
+/// Which way an operation goes.
+public enum JobOperation: String, Sendable, CaseIterable {
+    case encrypt, decrypt
 }
 
 /// Where a job is in its life.
@@ -33,12 +48,21 @@ public struct Timestamp: Sendable, Equatable {
 
 /// What a client asks an engine to run.
 public struct JobRequest: Sendable {
+    public var operation: JobOperation
     public var algorithm: Algorithm
     public var input: [UInt8]
+    /// The key of an AEAD algorithm.
+    public var key: CipherKey?
+    /// Associated data of an AEAD algorithm: authenticated, not encrypted.
+    public var aad: [UInt8]
 
-    public init(algorithm: Algorithm = .xor0xAA, input: [UInt8]) {
+    public init(operation: JobOperation = .encrypt, algorithm: Algorithm = .xor0xAA, input: [UInt8],
+                key: CipherKey? = nil, aad: [UInt8] = []) {
+        self.operation = operation
         self.algorithm = algorithm
         self.input = input
+        self.key = key
+        self.aad = aad
     }
 }
 
@@ -46,7 +70,10 @@ public struct JobRequest: Sendable {
 public struct JobRecord: Sendable, Identifiable {
     public let id: UUID
     public internal(set) var status: JobStatus
+    public let operation: JobOperation
     public let algorithm: Algorithm
+    /// The name of the key an AEAD job used (never its bytes).
+    public let keyName: String?
     public let inputBytes: Int
     public internal(set) var output: [UInt8]?
     /// Times the ASYNC job paused.
@@ -62,11 +89,13 @@ public struct JobRecord: Sendable, Identifiable {
     public internal(set) var deviceNanoseconds: UInt64?
     public internal(set) var error: EngineError?
 
-    init(id: UUID, algorithm: Algorithm, inputBytes: Int, createdAt: Timestamp) {
+    init(id: UUID, request: JobRequest, createdAt: Timestamp) {
         self.id = id
         self.status = .queued
-        self.algorithm = algorithm
-        self.inputBytes = inputBytes
+        self.operation = request.operation
+        self.algorithm = request.algorithm
+        self.keyName = request.key?.name
+        self.inputBytes = request.input.count
         self.createdAt = createdAt
     }
 }
@@ -74,8 +103,7 @@ public struct JobRecord: Sendable, Identifiable {
 extension JobRecord {
     /// A failed record for a job the store no longer knows.
     init(lost submission: EngineSubmission, error: EngineError?) {
-        self.init(id: submission.id, algorithm: submission.request.algorithm,
-                  inputBytes: submission.request.input.count, createdAt: .now())
+        self.init(id: submission.id, request: submission.request, createdAt: .now())
         status = .failed
         self.error = error ?? EngineError(code: "engine_error", message: "The job's record was lost.")
     }

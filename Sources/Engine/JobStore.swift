@@ -53,8 +53,7 @@ public final class JobStore: Sendable {
 
     /// Records a new queued job.
     func create(_ request: JobRequest) -> JobRecord {
-        let record = JobRecord(
-            id: ids.next(), algorithm: request.algorithm, inputBytes: request.input.count, createdAt: .now())
+        let record = JobRecord(id: ids.next(), request: request, createdAt: .now())
         state.withLock { state in
             state.records[record.id] = record
             state.creationOrder.append(record.id)

@@ -70,16 +70,14 @@ struct ResumeCallback: @unchecked Sendable {
 /// One operation handed to the device. The job (on its fibre) creates and submits it;
 /// the device thread fills in the outcome, then notifies.
 final class DeviceOperation: Sendable {
-    let algorithm: Algorithm
-    let input: [UInt8]
+    let request: JobRequest
     let notification: DeviceNotification
     /// A probe completes as soon as the device sees it, with no latency and no fault injection.
     let isProbe: Bool
     private let state = Mutex<(outcome: DeviceOutcome?, unit: Int, nanoseconds: UInt64)>((nil, 0, 0))
 
-    init(algorithm: Algorithm, input: [UInt8], notification: DeviceNotification, isProbe: Bool = false) {
-        self.algorithm = algorithm
-        self.input = input
+    init(_ request: JobRequest, notification: DeviceNotification, isProbe: Bool = false) {
+        self.request = request
         self.notification = notification
         self.isProbe = isProbe
     }
@@ -168,7 +166,8 @@ public final class SimulatedAccelerator: Sendable {
     /// Time each unit has spent processing bytes since start (zero with unlimited throughput).
     public var unitBusyNanoseconds: [UInt64] { busyNanoseconds.withLock { $0 } }
 
-    /// Completes what is queued (lost operations stay lost), then stops the device thread. Idempotent.
+    /// Stops the device thread; operations still queued are dropped (their engines have stopped).
+    /// Idempotent.
     public func shutdown() {
         inbox.withLock { $0.stopping = true }
         wakeUp.signal()
@@ -211,7 +210,7 @@ public final class SimulatedAccelerator: Sendable {
                     if unitFreeAt[candidate] < unitFreeAt[unit] { unit = candidate }
                 }
                 nextUnit = (unit + 1) % configuration.units
-                let service = serviceNanoseconds(bytes: arrival.operation.input.count)
+                let service = serviceNanoseconds(bytes: arrival.operation.request.input.count)
                 let start = max(arrival.submittedAt, unitFreeAt[unit])
                 unitFreeAt[unit] = start + service
                 if service > 0 { busyNanoseconds.withLock { $0[unit] += service } }
@@ -237,7 +236,7 @@ public final class SimulatedAccelerator: Sendable {
             if completed + lost > 0 {
                 inbox.withLock { $0.onDevice -= completed + lost }
             }
-            if stopping && queue.isEmpty { return }
+            if stopping { return }
             if let next = queue.first {
                 timer.arm(at: next.due)
             }
@@ -254,12 +253,20 @@ public final class SimulatedAccelerator: Sendable {
 
     /// The device's arithmetic. An empty input is a device error, as in the original demo.
     private static func execute(_ operation: DeviceOperation) -> DeviceOutcome {
-        guard !operation.input.isEmpty else {
+        let request = operation.request
+        guard !request.input.isEmpty else {
             return .failed(EngineError(code: "device_error", message: "The accelerator rejected an empty input."))
         }
-        switch operation.algorithm {
-        case .xor0xAA:
-            return .completed(output: operation.input.map { $0 ^ 0xAA })
+        switch (request.algorithm, request.operation) {
+        case (.xor0xAA, _):
+            return .completed(output: request.input.map { $0 ^ 0xAA })
+        case (_, let direction):
+            guard let key = request.key else {
+                return .failed(EngineError(code: "missing_key", message: "\(request.algorithm.rawValue) needs a key."))
+            }
+            return direction == .encrypt
+                ? AEADCipher.seal(request.algorithm, key: key, plaintext: request.input, aad: request.aad)
+                : AEADCipher.open(request.algorithm, key: key, sealed: request.input, aad: request.aad)
         }
     }
 }

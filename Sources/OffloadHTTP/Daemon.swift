@@ -1,6 +1,8 @@
 internal import CMicroHTTPD
 import Engine
+import Foundation
 import Glibc
+import Logging
 import Synchronization
 
 /// One request in progress on a connection, from its headers to the end of its response.
@@ -13,6 +15,10 @@ final class Exchange: @unchecked Sendable {
     let connection: OpaquePointer
     var request: HTTPRequest
     var bodyTooLarge = false
+    /// For the request log line: when the request began, its answer's status, its job.
+    let startedAt = ContinuousClock.now
+    var status: Int?
+    var jobID: String?
     private let finishedResponse = Mutex<HTTPResponse?>(nil)
 
     init(connection: OpaquePointer, request: HTTPRequest) {
@@ -34,13 +40,42 @@ final class Exchange: @unchecked Sendable {
     }
 }
 
+/// Gathers a batch's results in input order and answers once the last job has finished.
+final class BatchCollector: Sendable {
+    private let results: Mutex<(items: [Result<JobRecord, APIError>?], remaining: Int)>
+    private let exchange: Exchange
+
+    init(count: Int, exchange: Exchange) {
+        results = Mutex((Array(repeating: nil, count: count), count))
+        self.exchange = exchange
+    }
+
+    func record(_ result: Result<JobRecord, APIError>, at index: Int) {
+        let finished: [Result<JobRecord, APIError>]? = results.withLock { results in
+            results.items[index] = result
+            results.remaining -= 1
+            return results.remaining == 0 ? results.items.map { $0! } : nil
+        }
+        if let finished { exchange.finish(with: .json(200, JobJSON.batch(finished))) }
+    }
+}
+
+/// Set once shutdown begins; read by the request path and by readiness.
+final class DrainFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
+}
+
 /// The libmicrohttpd daemon: one internal epoll thread, connections suspended while their
 /// jobs run. Owns the C callbacks; everything HTTP-specific above it is in `Router`.
 final class Daemon: Sendable {
     private let router: Router
     private let engine: Engine
+    private let metrics: ServiceMetrics
+    private let logger: Logger
     private let maxBodyBytes: Int
-    private let draining = Atomic<Bool>(false)
+    private let draining = DrainFlag()
     /// Requests begun and not yet completed (answered, or their connection closed).
     private let requestsInProgress = Atomic<Int>(0)
     private let handle = Mutex<DaemonHandle?>(nil)
@@ -51,15 +86,20 @@ final class Daemon: Sendable {
         let pointer: OpaquePointer
     }
 
-    init(configuration: ServerConfiguration, engine: Engine) throws {
+    init(configuration: ServerConfiguration, engine: Engine, keys: KeyRing, logger: Logger) throws {
         self.engine = engine
-        self.router = Router(store: engine.store)
+        self.logger = logger
+        let metrics = ServiceMetrics()
+        self.metrics = metrics
+        let draining = self.draining
+        self.router = Router(engine: engine, keys: keys, metrics: metrics, isDraining: { draining.isSet })
         self.maxBodyBytes = configuration.maxBodyBytes
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
         var limits = CMicroHTTPD_limits()
         limits.connection_limit = UInt32(configuration.connectionLimit)
         limits.connection_timeout_seconds = UInt32(configuration.connectionTimeoutSeconds)
         limits.per_ip_connection_limit = 0
+        // Holds a request's headers and read buffer; reset (zeroed) between requests, so no larger than needed.
         limits.connection_memory_limit = 16 * 1024
         limits.thread_pool_size = 1
         limits.listen_backlog = 4096
@@ -81,9 +121,11 @@ final class Daemon: Sendable {
     /// The port the daemon listens on (the one picked when the configuration said 0).
     var port: Int { boundPort.load(ordering: .acquiring) }
 
+    var isDraining: Bool { draining.isSet }
+
     /// Stops accepting connections and answers further requests with 503.
     func beginDraining() {
-        draining.store(true, ordering: .releasing)
+        draining.set()
         handle.withLock { handle in
             guard let handle else { return }
             let listener = MHD_quiesce_daemon(handle.pointer)
@@ -116,31 +158,84 @@ final class Daemon: Sendable {
             return .YES
         }
         if let response = exchange.takeFinishedResponse() {
-            return queue(response, on: connection)
+            return queue(response, for: exchange)
         }
         if exchange.bodyTooLarge {
-            return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, on: connection)
+            return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, for: exchange)
         }
-        if draining.load(ordering: .acquiring) {
-            return queue(drainingResponse, on: connection)
+        if draining.isSet && exchange.request.method == "POST" {
+            return queue(drainingResponse, for: exchange)
         }
         switch router.route(exchange.request) {
         case .respond(let response):
-            return queue(response, on: connection)
-        case .runJob(let jobRequest):
+            return queue(response, for: exchange)
+        case .runJob(let request, respondAsync: true):
+            return queue(submitDetached(request, for: exchange), for: exchange)
+        case .runJob(let request, respondAsync: false):
             // Suspend first, then submit: a job may finish, and resume the connection, at once.
             MHD_suspend_connection(connection)
+            let metrics = metrics
             do {
-                try engine.submit(jobRequest) { record in
+                let record = try engine.submit(request) { record in
+                    metrics.jobFinished(record)
                     exchange.finish(with: Router.response(for: record))
                 }
-            } catch let error as EngineError where error.code == "overloaded" {
-                exchange.finish(with: APIError.unavailable(error.code, error.message).response)
+                exchange.jobID = record.id.uuidString.lowercased()
             } catch {
-                exchange.finish(with: drainingResponse)
+                exchange.finish(with: refusal(error))
             }
             return .YES
+        case .runBatch(let items):
+            MHD_suspend_connection(connection)
+            runBatch(items, for: exchange)
+            return .YES
         }
+    }
+
+    /// `Prefer: respond-async`: 202 with the job as it stands and where to poll it.
+    private func submitDetached(_ request: JobRequest, for exchange: Exchange) -> HTTPResponse {
+        let metrics = metrics
+        do {
+            let record = try engine.submit(request) { metrics.jobFinished($0) }
+            let id = record.id.uuidString.lowercased()
+            exchange.jobID = id
+            return .json(202, JobJSON.job(record), headers: [
+                ("Location", "/jobs/\(id)"), ("Preference-Applied", "respond-async"),
+            ])
+        } catch {
+            return refusal(error)
+        }
+    }
+
+    /// Runs every valid item as its own job; the connection is already suspended.
+    private func runBatch(_ items: [Result<JobRequest, APIError>], for exchange: Exchange) {
+        let collector = BatchCollector(count: items.count, exchange: exchange)
+        let metrics = metrics
+        for (index, item) in items.enumerated() {
+            switch item {
+            case .failure(let error):
+                collector.record(.failure(error), at: index)
+            case .success(let request):
+                do {
+                    try engine.submit(request) { record in
+                        metrics.jobFinished(record)
+                        collector.record(.success(record), at: index)
+                    }
+                } catch {
+                    let refused = (error as? EngineError).map { APIError.unavailable($0.code, $0.message) }
+                        ?? APIError.unavailable("overloaded", "The job could not be queued.")
+                    collector.record(.failure(refused), at: index)
+                }
+            }
+        }
+    }
+
+    /// The answer when the engine refuses a job: it is full, or shutting down.
+    private func refusal(_ error: any Error) -> HTTPResponse {
+        if let error = error as? EngineError, error.code == "overloaded" {
+            return APIError.unavailable(error.code, error.message).response
+        }
+        return drainingResponse
     }
 
     private var drainingResponse: HTTPResponse {
@@ -154,16 +249,21 @@ final class Daemon: Sendable {
         connection: OpaquePointer, url: String, method: String,
         context: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
+        let prefer = header("Prefer", of: connection) ?? ""
         let request = HTTPRequest(
             method: method, path: url, query: queryArguments(of: connection),
-            contentType: header("Content-Type", of: connection), body: [])
+            contentType: header("Content-Type", of: connection),
+            prefersAsync: prefer.lowercased().split(separator: ",").contains {
+                $0.trimmingCharacters(in: .whitespaces) == "respond-async"
+            },
+            body: [])
         let exchange = Exchange(connection: connection, request: request)
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         requestsInProgress.add(1, ordering: .relaxed)
         if let declared = header("Content-Length", of: connection).flatMap({ Int($0) }) {
             if declared > maxBodyBytes {
                 // Answered before the body is read; libmicrohttpd then closes the connection.
-                return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, on: connection)
+                return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, for: exchange)
             }
             exchange.request.body.reserveCapacity(declared)
         }
@@ -182,14 +282,42 @@ final class Daemon: Sendable {
         }
     }
 
-    fileprivate func completed(context: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
+    fileprivate func completed(
+        context: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, code: MHD_RequestTerminationCode
+    ) {
         guard let context, let existing = context.pointee else { return }
         context.pointee = nil
-        Unmanaged<Exchange>.fromOpaque(existing).release()
+        let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
         requestsInProgress.subtract(1, ordering: .releasing)
+        guard logger.logLevel <= .info else { return }
+        let elapsed = ContinuousClock.now - exchange.startedAt
+        var metadata: Logger.Metadata = [
+            "http.method": "\(exchange.request.method)",
+            "http.path": "\(exchange.request.path)",
+            "http.status": exchange.status.map { "\($0)" } ?? "-",
+            "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000 + elapsed.components.seconds * 1_000_000) / 1000)",
+        ]
+        if let jobID = exchange.jobID { metadata["job.id"] = "\(jobID)" }
+        if code != .REQUEST_TERMINATED_COMPLETED_OK { metadata["http.outcome"] = "\(Self.describe(code))" }
+        logger.info("request", metadata: metadata)
     }
 
-    private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
+    private static func describe(_ code: MHD_RequestTerminationCode) -> String {
+        switch code {
+        case .REQUEST_TERMINATED_WITH_ERROR: "connection_error"
+        case .REQUEST_TERMINATED_TIMEOUT_REACHED: "timeout"
+        case .REQUEST_TERMINATED_DAEMON_SHUTDOWN: "shutdown"
+        case .REQUEST_TERMINATED_READ_ERROR: "client_disconnected"
+        case .REQUEST_TERMINATED_CLIENT_ABORT: "client_disconnected"
+        default: "other"
+        }
+    }
+
+    private func queue(_ response: HTTPResponse, for exchange: Exchange) -> MHD_Result {
+        exchange.status = response.status
+        metrics.requestAnswered(
+            route: Router.Route(path: exchange.request.path)?.template ?? "unmatched",
+            method: exchange.request.method, status: response.status)
         let created = response.body.withUnsafeBytes { body in
             MHD_create_response_from_buffer(
                 body.count, UnsafeMutableRawPointer(mutating: body.baseAddress), .RESPMEM_MUST_COPY)
@@ -199,7 +327,7 @@ final class Daemon: Sendable {
         for (name, value) in response.headers {
             _ = MHD_add_response_header(created, name, value)
         }
-        return MHD_queue_response(connection, UInt32(response.status), created)
+        return MHD_queue_response(exchange.connection, UInt32(response.status), created)
     }
 
     private func header(_ name: String, of connection: OpaquePointer) -> String? {
@@ -242,5 +370,5 @@ private func daemonRequestCompleted(
     _ requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ code: MHD_RequestTerminationCode
 ) {
     guard let context else { return }
-    Unmanaged<Daemon>.fromOpaque(context).takeUnretainedValue().completed(context: requestContext)
+    Unmanaged<Daemon>.fromOpaque(context).takeUnretainedValue().completed(context: requestContext, code: code)
 }

@@ -37,6 +37,7 @@ struct JSONWriter {
     }
 
     mutating func string(_ value: String) { beginValue(); writeString(value) }
+    mutating func bool(_ value: Bool) { beginValue(); bytes.append(contentsOf: Array((value ? "true" : "false").utf8)) }
     mutating func null() { beginValue(); bytes.append(contentsOf: [0x6e, 0x75, 0x6c, 0x6c]) }  // null
 
     mutating func int(_ value: Int) {

@@ -8,6 +8,32 @@ enum JobJSON {
         return json.bytes
     }
 
+    /// A batch's results in input order: each a job, or the error of an item that never ran.
+    static func batch(_ results: [Result<JobRecord, APIError>]) -> [UInt8] {
+        var json = JSONWriter(capacity: 256 + 512 * results.count)
+        json.beginObject()
+        json.key("results")
+        json.beginArray()
+        for result in results {
+            switch result {
+            case .success(let record):
+                write(record, includingOutput: true, to: &json)
+            case .failure(let error):
+                json.beginObject()
+                json.field("status", JobStatus.failed.rawValue)
+                json.key("error")
+                json.beginObject()
+                json.field("code", error.code)
+                json.field("message", error.message)
+                json.endObject()
+                json.endObject()
+            }
+        }
+        json.endArray()
+        json.endObject()
+        return json.bytes
+    }
+
     static func list(_ records: [JobRecord], counts: JobCounts) -> [UInt8] {
         var json = JSONWriter(capacity: 256 + 480 * records.count)
         json.beginObject()
@@ -33,7 +59,9 @@ enum JobJSON {
         json.key("id")
         json.uuid(record.id)
         json.field("status", record.status.rawValue)
+        json.field("operation", record.operation.rawValue)
         json.field("algorithm", record.algorithm.rawValue)
+        if let keyName = record.keyName { json.field("key", keyName) }
         json.field("input_bytes", record.inputBytes)
         json.field("output_bytes", record.output?.count)
         if includingOutput, let output = record.output {

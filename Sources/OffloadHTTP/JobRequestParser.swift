@@ -8,6 +8,8 @@ struct HTTPRequest {
     var path: String
     var query: [(name: String, value: String)]
     var contentType: String?
+    /// The client asked for `Prefer: respond-async` (RFC 7240).
+    var prefersAsync = false
     var body: [UInt8]
 
     var isJSON: Bool {
@@ -17,18 +19,28 @@ struct HTTPRequest {
     }
 }
 
-/// Turns a `POST /encrypt` body into a job request, or says precisely what is wrong with it.
-enum JobRequestParser {
-    private static let inputFields = ["input", "input_hex", "input_base64"]
-    private static let jsonFields: Set<String> = ["input", "input_hex", "input_base64", "algorithm", "key", "aad_base64"]
-    private static let rawQueryParameters: Set<String> = ["algorithm", "key"]
+/// What a `POST /encrypt` or `POST /decrypt` body asks for.
+enum ParsedJobBody {
+    case single(JobRequest)
+    /// Items in input order; an invalid item carries its error in place.
+    case batch([Result<JobRequest, APIError>])
+}
 
-    static func parse(_ request: HTTPRequest) throws(APIError) -> JobRequest {
-        request.isJSON ? try parseJSON(request) : try parseRaw(request)
+/// Turns a `POST /encrypt` or `/decrypt` body into job requests, or says precisely what is wrong.
+struct JobRequestParser {
+    static let maxBatchItems = 1000
+    private static let inputFields = ["input", "input_hex", "input_base64"]
+    private static let itemFields: Set<String> = ["input", "input_hex", "input_base64", "algorithm", "key", "aad_base64"]
+
+    let operation: JobOperation
+    let keys: KeyRing
+
+    func parse(_ request: HTTPRequest) throws(APIError) -> ParsedJobBody {
+        request.isJSON ? try parseJSON(request) : .single(try parseRaw(request))
     }
 
-    /// Any non-JSON body: the bytes are the input; the query may name the algorithm.
-    private static func parseRaw(_ request: HTTPRequest) throws(APIError) -> JobRequest {
+    /// Any non-JSON body: the bytes are the input; the query may name the algorithm and key.
+    private func parseRaw(_ request: HTTPRequest) throws(APIError) -> JobRequest {
         var algorithmName: String?
         var keyName: String?
         for (name, value) in request.query {
@@ -36,18 +48,13 @@ enum JobRequestParser {
             case "algorithm": algorithmName = value
             case "key": keyName = value
             default:
-                throw .badRequest(
-                    "unknown_parameter",
-                    "Unknown query parameter '\(name)'; this route takes \(rawQueryParameters.sorted().joined(separator: " and ")).")
+                throw .badRequest("unknown_parameter", "Unknown query parameter '\(name)'; this route takes algorithm and key.")
             }
         }
-        let algorithm = try algorithm(named: algorithmName)
-        try checkKey(keyName, for: algorithm)
-        try requireInput(request.body)
-        return JobRequest(algorithm: algorithm, input: request.body)
+        return try makeRequest(input: request.body, algorithmName: algorithmName, keyName: keyName, aad: nil)
     }
 
-    private static func parseJSON(_ request: HTTPRequest) throws(APIError) -> JobRequest {
+    private func parseJSON(_ request: HTTPRequest) throws(APIError) -> ParsedJobBody {
         if let parameter = request.query.first {
             throw .badRequest(
                 "unknown_parameter",
@@ -67,12 +74,37 @@ enum JobRequestParser {
         guard let object = parsed as? [String: Any] else {
             throw .badRequest("malformed_json", "The body must be a JSON object, such as {\"input\": \"text\"}.")
         }
-        if let unknown = object.keys.sorted().first(where: { !jsonFields.contains($0) }) {
-            throw .badRequest(
-                "unknown_field",
-                "Unknown field '\(unknown)'; the fields are \(jsonFields.sorted().joined(separator: ", ")).")
+        guard let batch = object["batch"] else {
+            return .single(try parseItem(object))
         }
-        let given = inputFields.filter { object[$0] != nil }
+        guard object.count == 1 else {
+            throw .badRequest("invalid_batch", "A batch body has only the field 'batch'; put the other fields in its items.")
+        }
+        guard let items = batch as? [Any] else {
+            throw .badRequest("invalid_batch", "'batch' must be an array of input objects.")
+        }
+        guard !items.isEmpty else { throw .badRequest("invalid_batch", "The batch is empty; send at least one item.") }
+        guard items.count <= Self.maxBatchItems else {
+            throw .badRequest("batch_too_large", "A batch holds at most \(Self.maxBatchItems) items, not \(items.count).")
+        }
+        return .batch(items.map { item in
+            guard let itemObject = item as? [String: Any] else {
+                return .failure(.badRequest("invalid_batch_item", "Each batch item must be a JSON object."))
+            }
+            do throws(APIError) {
+                return .success(try parseItem(itemObject))
+            } catch {
+                return .failure(error)
+            }
+        })
+    }
+
+    private func parseItem(_ object: [String: Any]) throws(APIError) -> JobRequest {
+        if let unknown = object.keys.sorted().first(where: { !Self.itemFields.contains($0) }) {
+            throw .badRequest(
+                "unknown_field", "Unknown field '\(unknown)'; the fields are \(Self.itemFields.sorted().joined(separator: ", ")).")
+        }
+        let given = Self.inputFields.filter { object[$0] != nil }
         guard given.count == 1, let field = given.first else {
             throw given.isEmpty
                 ? .badRequest("missing_input", "Give the input in exactly one of input, input_hex or input_base64.")
@@ -81,21 +113,46 @@ enum JobRequestParser {
         let text = try stringField(field, in: object)!
         let input: [UInt8]
         switch field {
-        case "input_hex": input = try decodeHex(text)
-        case "input_base64": input = try decodeBase64(text)
+        case "input_hex": input = try Self.decodeHex(text, field: field)
+        case "input_base64": input = try Self.decodeBase64(text, field: field)
         default: input = Array(text.utf8)
         }
-        let algorithm = try algorithm(named: try stringField("algorithm", in: object))
-        try checkKey(try stringField("key", in: object), for: algorithm)
-        if try stringField("aad_base64", in: object) != nil {
-            throw .badRequest(
-                "aad_not_applicable", "Algorithm \(algorithm.rawValue) is not an AEAD cipher and takes no aad_base64.")
+        let aad = try stringField("aad_base64", in: object).map { text throws(APIError) in
+            try Self.decodeBase64(text, field: "aad_base64")
         }
-        try requireInput(input)
-        return JobRequest(algorithm: algorithm, input: input)
+        return try makeRequest(
+            input: input, algorithmName: try stringField("algorithm", in: object),
+            keyName: try stringField("key", in: object), aad: aad)
     }
 
-    private static func stringField(_ name: String, in object: [String: Any]) throws(APIError) -> String? {
+    private func makeRequest(input: [UInt8], algorithmName: String?, keyName: String?, aad: [UInt8]?)
+        throws(APIError) -> JobRequest
+    {
+        let algorithm = try algorithm(named: algorithmName)
+        guard !input.isEmpty else {
+            throw .badRequest("empty_input", "The input is empty; send at least one byte.")
+        }
+        guard algorithm.isAEAD else {
+            if keyName != nil { throw .badRequest("key_not_applicable", "Algorithm \(algorithm.rawValue) takes no key.") }
+            if aad != nil {
+                throw .badRequest(
+                    "aad_not_applicable", "Algorithm \(algorithm.rawValue) is not an AEAD cipher and takes no aad_base64.")
+            }
+            return JobRequest(operation: operation, algorithm: algorithm, input: input)
+        }
+        let name = keyName ?? keys.defaultName
+        guard let key = keys[name] else {
+            throw .badRequest("unknown_key", "No key named '\(name)'; GET /keys lists the key names.")
+        }
+        if operation == .decrypt && input.count < Algorithm.aeadOverhead {
+            throw .badRequest(
+                "invalid_ciphertext",
+                "The input is shorter than a nonce and a tag (\(Algorithm.aeadOverhead) bytes); it was not made by /encrypt.")
+        }
+        return JobRequest(operation: operation, algorithm: algorithm, input: input, key: key, aad: aad ?? [])
+    }
+
+    private func stringField(_ name: String, in object: [String: Any]) throws(APIError) -> String? {
         guard let value = object[name] else { return nil }
         guard let string = value as? String else {
             throw .badRequest("invalid_field", "The field '\(name)' must be a string.")
@@ -103,7 +160,7 @@ enum JobRequestParser {
         return string
     }
 
-    private static func algorithm(named name: String?) throws(APIError) -> Algorithm {
+    private func algorithm(named name: String?) throws(APIError) -> Algorithm {
         guard let name else { return .xor0xAA }
         guard let algorithm = Algorithm(rawValue: name) else {
             throw .badRequest(
@@ -113,29 +170,17 @@ enum JobRequestParser {
         return algorithm
     }
 
-    private static func checkKey(_ name: String?, for algorithm: Algorithm) throws(APIError) {
-        if name != nil {
-            throw .badRequest("key_not_applicable", "Algorithm \(algorithm.rawValue) takes no key.")
-        }
-    }
-
-    private static func requireInput(_ input: [UInt8]) throws(APIError) {
-        if input.isEmpty {
-            throw .badRequest("empty_input", "The input is empty; send at least one byte.")
-        }
-    }
-
-    static func decodeHex(_ text: String) throws(APIError) -> [UInt8] {
+    static func decodeHex(_ text: String, field: String) throws(APIError) -> [UInt8] {
         let digits = Array(text.utf8)
         guard digits.count % 2 == 0 else {
-            throw .badRequest("invalid_hex", "input_hex has an odd number of digits.")
+            throw .badRequest("invalid_hex", "\(field) has an odd number of digits.")
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(digits.count / 2)
         var index = 0
         while index < digits.count {
             guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else {
-                throw .badRequest("invalid_hex", "input_hex may hold only the digits 0-9 and a-f (or A-F).")
+                throw .badRequest("invalid_hex", "\(field) may hold only the digits 0-9 and a-f (or A-F).")
             }
             bytes.append(high << 4 | low)
             index += 2
@@ -153,13 +198,13 @@ enum JobRequestParser {
     }
 
     /// Standard base64 (RFC 4648 section 4); the trailing padding may be left out.
-    static func decodeBase64(_ text: String) throws(APIError) -> [UInt8] {
+    static func decodeBase64(_ text: String, field: String) throws(APIError) -> [UInt8] {
         var padded = text
         if padded.utf8.count % 4 != 0 && !padded.hasSuffix("=") {
             padded += String(repeating: "=", count: 4 - padded.utf8.count % 4)
         }
         guard let data = Data(base64Encoded: padded) else {
-            throw .badRequest("invalid_base64", "input_base64 is not valid standard base64.")
+            throw .badRequest("invalid_base64", "\(field) is not valid standard base64.")
         }
         return Array(data)
     }

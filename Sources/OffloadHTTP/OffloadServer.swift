@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     /// Idle seconds before a connection is closed (a suspended one never times out).
     public var connectionTimeoutSeconds = 30
     public var engine = EngineConfiguration()
+    /// The AEAD keys; nil generates one random key at start (ciphertexts then do not survive a restart).
+    public var keys: KeyRing?
 
     public init() {}
 }
@@ -41,9 +43,13 @@ public final class OffloadServer: Sendable {
         guard configuration.connectionTimeoutSeconds >= 0 else {
             throw ServerError("The connection timeout cannot be negative.")
         }
+        let keys = try configuration.keys ?? KeyRing.generated()
+        if keys.isEphemeral {
+            logger.warning("no key file: generated a random key; ciphertexts will not decrypt after a restart")
+        }
         let engine = try Engine(configuration: configuration.engine)
         do {
-            let daemon = try Daemon(configuration: configuration, engine: engine)
+            let daemon = try Daemon(configuration: configuration, engine: engine, keys: keys, logger: logger)
             return OffloadServer(configuration: configuration, engine: engine, daemon: daemon, logger: logger)
         } catch {
             engine.shutdown()
@@ -70,17 +76,22 @@ public final class OffloadServer: Sendable {
     public var requestsInProgress: Int { daemon.activeRequests }
 
     /// Stops gracefully: no new connections, every job in flight finished and answered, then
-    /// every connection closed. Requests still unanswered after `timeout` are cut off.
+    /// every connection closed. Jobs still running after `timeout` are failed and answered 503;
+    /// a second more is given for answers to reach their clients.
     public func shutdown(timeout: Duration = .seconds(30)) {
-        daemon.beginDraining()
-        engine.shutdown()  // every job finishes and resumes its connection
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        while daemon.activeRequests > 0 && clock.now < deadline {
+        daemon.beginDraining()
+        let aborted = engine.shutdown(timeout: timeout)  // every job ends and resumes its connection
+        if aborted > 0 {
+            logger.error("shutdown timeout: failed the jobs still running", metadata: ["jobs": "\(aborted)"])
+        }
+        let answersDue = deadline + .seconds(1)
+        while daemon.activeRequests > 0 && clock.now < answersDue {
             usleep(5_000)
         }
         let unanswered = daemon.activeRequests
         daemon.stop()
-        logger.info("stopped", metadata: ["requests.cut_off": "\(unanswered)"])
+        logger.info("stopped", metadata: ["jobs.failed": "\(aborted)", "requests.cut_off": "\(unanswered)"])
     }
 }

@@ -1,25 +1,34 @@
 import Engine
 import Foundation
 
-/// What a request leads to: an answer now, or a job whose answer comes when it finishes.
+/// What a request leads to: an answer now, or jobs whose answer comes when they finish.
 enum RouteOutcome {
     case respond(HTTPResponse)
-    case runJob(JobRequest)
+    case runJob(JobRequest, respondAsync: Bool)
+    case runBatch([Result<JobRequest, APIError>])
 }
 
 /// The API's routes (API.md), independent of libmicrohttpd.
 struct Router: Sendable {
-    let store: JobStore
+    let engine: Engine
+    let keys: KeyRing
+    let metrics: ServiceMetrics
+    /// Whether the service is shutting down.
+    let isDraining: @Sendable () -> Bool
 
-    private enum Route {
-        case encrypt
-        case jobs
-        case job(String)
+    enum Route {
+        case encrypt, decrypt, jobs, job(String), keys, healthz, readyz, metrics, openAPI
 
         init?(path: String) {
             switch path {
             case "/encrypt": self = .encrypt
+            case "/decrypt": self = .decrypt
             case "/jobs": self = .jobs
+            case "/keys": self = .keys
+            case "/healthz": self = .healthz
+            case "/readyz": self = .readyz
+            case "/metrics": self = .metrics
+            case "/openapi.yaml": self = .openAPI
             default:
                 let prefix = "/jobs/"
                 guard path.hasPrefix(prefix), path.count > prefix.count else { return nil }
@@ -31,27 +40,58 @@ struct Router: Sendable {
 
         var methods: [String] {
             switch self {
-            case .encrypt: ["POST"]
-            case .jobs, .job: ["GET", "HEAD"]
+            case .encrypt, .decrypt: ["POST"]
+            default: ["GET", "HEAD"]
             }
         }
+
+        /// The route's template, as metrics and the OpenAPI document name it.
+        var template: String {
+            switch self {
+            case .encrypt: "/encrypt"
+            case .decrypt: "/decrypt"
+            case .jobs: "/jobs"
+            case .job: "/jobs/{id}"
+            case .keys: "/keys"
+            case .healthz: "/healthz"
+            case .readyz: "/readyz"
+            case .metrics: "/metrics"
+            case .openAPI: "/openapi.yaml"
+            }
+        }
+
+        /// Every route the service answers, for the OpenAPI coverage test.
+        static let all: [Route] = [.encrypt, .decrypt, .jobs, .job(""), .keys, .healthz, .readyz, .metrics, .openAPI]
     }
 
     func route(_ request: HTTPRequest) -> RouteOutcome {
         do throws(APIError) {
             guard let route = Route(path: request.path) else {
-                throw .notFound("No route \(request.path); see the API for the routes.")
+                throw .notFound("No route \(request.path); GET /openapi.yaml lists the routes.")
             }
             guard route.methods.contains(request.method) else {
                 throw .methodNotAllowed(request.method, allowed: route.methods)
             }
             switch route {
-            case .encrypt:
-                return .runJob(try JobRequestParser.parse(request))
-            case .jobs:
-                return .respond(try listJobs(request.query))
-            case .job(let id):
-                return .respond(try job(id))
+            case .encrypt, .decrypt:
+                let parser = JobRequestParser(operation: route.template == "/encrypt" ? .encrypt : .decrypt, keys: keys)
+                switch try parser.parse(request) {
+                case .single(let job): return .runJob(job, respondAsync: request.prefersAsync)
+                case .batch(let items): return .runBatch(items)
+                }
+            case .jobs: return .respond(try listJobs(request.query))
+            case .job(let id): return .respond(try job(id))
+            case .keys: return .respond(listKeys())
+            case .healthz: return .respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
+            case .readyz: return .respond(try readiness())
+            case .metrics:
+                return .respond(HTTPResponse(
+                    status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                    body: metrics.exposition(engine: engine)))
+            case .openAPI:
+                return .respond(HTTPResponse(
+                    status: 200, headers: [("Content-Type", "application/yaml; charset=utf-8")],
+                    body: Array(OpenAPIDocument.yaml.utf8)))
             }
         } catch {
             return .respond(error.response)
@@ -62,11 +102,46 @@ struct Router: Sendable {
     static func response(for record: JobRecord) -> HTTPResponse {
         switch (record.status, record.error?.code) {
         case (.completed, _): .json(200, JobJSON.job(record))
+        case (_, "authentication_failed"), (_, "invalid_ciphertext"): .json(400, JobJSON.job(record))
         case (_, "device_error"): .json(502, JobJSON.job(record))
         case (_, "job_timeout"): .json(504, JobJSON.job(record))
-        case (_, "device_busy"), (_, "overloaded"): .json(503, JobJSON.job(record), headers: [("Retry-After", "1")])
+        case (_, "device_busy"), (_, "overloaded"), (_, "shutting_down"):
+            .json(503, JobJSON.job(record), headers: [("Retry-After", "1")])
         default: .json(500, JobJSON.job(record))
         }
+    }
+
+    private func readiness() throws(APIError) -> HTTPResponse {
+        if isDraining() {
+            throw .unavailable("draining", "The service is shutting down.")
+        }
+        if engine.isSaturated {
+            throw .unavailable("saturated", "Every engine's job pool is full; requests are queueing.")
+        }
+        return .json(200, Array(#"{"status":"ready"}"#.utf8))
+    }
+
+    private func listKeys() -> HTTPResponse {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("keys")
+        json.beginArray()
+        for name in keys.keys.keys.sorted() {
+            json.beginObject()
+            json.field("name", name)
+            json.key("algorithms")
+            json.beginArray()
+            for algorithm in Algorithm.allCases where algorithm.isAEAD { json.string(algorithm.rawValue) }
+            json.endArray()
+            json.key("default")
+            json.bool(name == keys.defaultName)
+            json.endObject()
+        }
+        json.endArray()
+        json.key("ephemeral")
+        json.bool(keys.isEphemeral)
+        json.endObject()
+        return .json(200, json.bytes)
     }
 
     private func listJobs(_ query: [(name: String, value: String)]) throws(APIError) -> HTTPResponse {
@@ -90,7 +165,7 @@ struct Router: Sendable {
                 throw .badRequest("unknown_parameter", "Unknown query parameter '\(name)'; use status and limit.")
             }
         }
-        let (jobs, counts) = store.list(status: status, limit: limit)
+        let (jobs, counts) = engine.store.list(status: status, limit: limit)
         return .json(200, JobJSON.list(jobs, counts: counts))
     }
 
@@ -98,7 +173,7 @@ struct Router: Sendable {
         guard let uuid = UUID(uuidString: id) else {
             throw .badRequest("invalid_job_id", "'\(id)' is not a job id; job ids are UUIDs.")
         }
-        guard let record = store.job(uuid) else {
+        guard let record = engine.store.job(uuid) else {
             throw .notFound("No job \(id): it never existed or is no longer retained.", code: "job_not_found")
         }
         return .json(200, JobJSON.job(record))

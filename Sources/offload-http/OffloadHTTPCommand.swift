@@ -72,17 +72,41 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Time to finish jobs in flight on SIGTERM or SIGINT. [env: OFFLOAD_SHUTDOWN_TIMEOUT] (default: 30s)")
     var shutdownTimeout: String?
 
+    @Option(help: "JSON file of key name to base64 256-bit key for the AEAD algorithms; must not be readable by group or others. Without it, one random key is generated at start. [env: OFFLOAD_KEY_FILE]")
+    var keyFile: String?
+
+    @Option(help: "Key used when a request names none; may be left out when the key file holds one key. [env: OFFLOAD_DEFAULT_KEY]")
+    var defaultKey: String?
+
+    @Option(help: "Log format: text (for people) or json (one object per line). [env: OFFLOAD_LOG_FORMAT] (default: text)")
+    var logFormat: String?
+
     @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical. [env: OFFLOAD_LOG_LEVEL] (default: info)")
     var logLevel: String?
 
     func run() throws {
-        let (configuration, shutdownTimeout, level) = try resolveConfiguration()
+        var (configuration, shutdownTimeout, level, json) = try resolveConfiguration()
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardOutput(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "offload-http")
+        let keyFile = keyFile ?? ProcessInfo.processInfo.environment["OFFLOAD_KEY_FILE"]
+        if let keyFile {
+            do {
+                configuration.keys = try KeyRing.load(
+                    file: keyFile, defaultName: defaultKey ?? ProcessInfo.processInfo.environment["OFFLOAD_DEFAULT_KEY"])
+            } catch {
+                logger.critical("could not start: \(error)")
+                throw ExitCode.failure
+            }
+        }
         raiseOpenFileLimit(logger: logger)
 
         // Signals are taken by a dispatch source, not a handler, so shutdown runs as normal code.
@@ -110,7 +134,7 @@ struct OffloadHTTPCommand: ParsableCommand {
         signalSources.forEach { $0.cancel() }
     }
 
-    private func resolveConfiguration() throws -> (ServerConfiguration, Duration, Logger.Level) {
+    private func resolveConfiguration() throws -> (ServerConfiguration, Duration, Logger.Level, json: Bool) {
         var configuration = ServerConfiguration()
         configuration.host = try setting(host, "--host", "OFFLOAD_HOST", default: configuration.host) { $0 }
         configuration.port = try setting(port, "--port", "OFFLOAD_PORT", default: configuration.port) {
@@ -189,7 +213,11 @@ struct OffloadHTTPCommand: ParsableCommand {
             }
             return level
         }
-        return (configuration, shutdown, level)
+        let json = try setting(logFormat, "--log-format", "OFFLOAD_LOG_FORMAT", default: false) { text in
+            guard text == "text" || text == "json" else { throw ValidationError("must be text or json") }
+            return text == "json"
+        }
+        return (configuration, shutdown, level, json)
     }
 
     /// The option's value from the command line, else the environment, else the default.

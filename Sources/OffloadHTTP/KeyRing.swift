@@ -1,0 +1,61 @@
+import Engine
+import Foundation
+import Glibc
+
+/// The named keys of the AEAD algorithms, with the one used when a request names none.
+public struct KeyRing: Sendable {
+    public let keys: [String: CipherKey]
+    public let defaultName: String
+    /// True when the keys were generated at start, so ciphertexts will not survive a restart.
+    public let isEphemeral: Bool
+
+    public subscript(name: String) -> CipherKey? { keys[name] }
+
+    /// One random key named `default`, for a service started without a key file.
+    public static func generated() throws -> KeyRing {
+        KeyRing(keys: ["default": try CipherKey.random(name: "default")], defaultName: "default", isEphemeral: true)
+    }
+
+    /// Reads a JSON object of key name to base64 256-bit key. The file must not be readable by
+    /// group or others. `defaultName` may be left out when the file holds one key.
+    public static func load(file path: String, defaultName: String?) throws -> KeyRing {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw ServerError("Cannot read the key file \(path): \(String(cString: strerror(errno))).")
+        }
+        guard status.st_mode & 0o077 == 0 else {
+            throw ServerError(
+                "The key file \(path) is readable by group or others (mode \(String(status.st_mode & 0o777, radix: 8))); "
+                    + "run chmod 600 on it.")
+        }
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ServerError("The key file \(path) must be a JSON object of key name to base64 256-bit key.")
+        }
+        guard !object.isEmpty else { throw ServerError("The key file \(path) holds no key.") }
+        var keys: [String: CipherKey] = [:]
+        for (name, value) in object {
+            guard name.wholeMatch(of: /[A-Za-z0-9._-]{1,64}/) != nil else {
+                throw ServerError("Key name '\(name)' in \(path) may hold only letters, digits, '.', '_' and '-' (1 to 64).")
+            }
+            guard let text = value as? String, let bytes = Data(base64Encoded: text), bytes.count == CipherKey.byteCount
+            else {
+                // The message names the key but never shows its value.
+                throw ServerError("Key '\(name)' in \(path) is not a base64 256-bit (32-byte) key.")
+            }
+            keys[name] = try CipherKey(name: name, bytes: Array(bytes))
+        }
+        let chosen: String
+        if let defaultName {
+            guard keys[defaultName] != nil else {
+                throw ServerError("The default key '\(defaultName)' is not in \(path).")
+            }
+            chosen = defaultName
+        } else if keys.count == 1 {
+            chosen = keys.keys.first!
+        } else {
+            throw ServerError("The key file \(path) holds several keys: name the default one with --default-key.")
+        }
+        return KeyRing(keys: keys, defaultName: chosen, isEphemeral: false)
+    }
+}

@@ -1,0 +1,378 @@
+/// The OpenAPI 3.1 description of the whole API, served at `GET /openapi.yaml`. It lives in
+/// the source so that the binary needs no file beside it; tests check it against the routes.
+enum OpenAPIDocument {
+    static let yaml = #"""
+openapi: 3.1.0
+info:
+  title: offload-http
+  version: 1.0.0
+  description: |
+    Crypto offload as REST. Each POST /encrypt or /decrypt runs as an OpenSSL ASYNC job on a
+    simulated hardware accelerator; the answer is the job with its output in hex.
+servers:
+  - url: http://localhost:8080
+paths:
+  /encrypt:
+    post:
+      operationId: encrypt
+      summary: Run an input through the accelerator.
+      description: |
+        A raw body (any content type but application/json) is the input, with optional
+        `algorithm` and `key` query parameters. A JSON body is one input object, or
+        `{"batch": [...]}` with up to 1000 input objects run concurrently.
+        `Prefer: respond-async` answers 202 at once with the queued job.
+      parameters:
+        - $ref: '#/components/parameters/Algorithm'
+        - $ref: '#/components/parameters/Key'
+        - $ref: '#/components/parameters/Prefer'
+      requestBody:
+        $ref: '#/components/requestBodies/JobInput'
+      responses:
+        '200': {$ref: '#/components/responses/JobOrBatch'}
+        '202': {$ref: '#/components/responses/Accepted'}
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '413': {$ref: '#/components/responses/Error'}
+        '415': {$ref: '#/components/responses/Error'}
+        '500': {$ref: '#/components/responses/FailedJob'}
+        '502': {$ref: '#/components/responses/FailedJob'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+        '504': {$ref: '#/components/responses/FailedJob'}
+  /decrypt:
+    post:
+      operationId: decrypt
+      summary: Reverse what /encrypt produced.
+      description: |
+        Same shapes as /encrypt. For AEAD algorithms the input is `nonce || ciphertext || tag`;
+        a wrong key, tampered data or wrong AAD fails with 400 `authentication_failed` and no output.
+      parameters:
+        - $ref: '#/components/parameters/Algorithm'
+        - $ref: '#/components/parameters/Key'
+        - $ref: '#/components/parameters/Prefer'
+      requestBody:
+        $ref: '#/components/requestBodies/JobInput'
+      responses:
+        '200': {$ref: '#/components/responses/JobOrBatch'}
+        '202': {$ref: '#/components/responses/Accepted'}
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '413': {$ref: '#/components/responses/Error'}
+        '415': {$ref: '#/components/responses/Error'}
+        '500': {$ref: '#/components/responses/FailedJob'}
+        '502': {$ref: '#/components/responses/FailedJob'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+        '504': {$ref: '#/components/responses/FailedJob'}
+  /jobs:
+    get:
+      operationId: listJobs
+      summary: Jobs newest first, without their outputs, with counts by status.
+      parameters:
+        - name: status
+          in: query
+          schema: {$ref: '#/components/schemas/JobStatus'}
+        - name: limit
+          in: query
+          schema: {type: integer, minimum: 1, maximum: 1000, default: 100}
+      responses:
+        '200':
+          description: The jobs.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/JobList'}
+        '400': {$ref: '#/components/responses/Error'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+  /jobs/{id}:
+    get:
+      operationId: getJob
+      summary: One job with its output, while it is retained.
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema: {type: string, format: uuid}
+      responses:
+        '200':
+          description: The job.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Job'}
+        '400': {$ref: '#/components/responses/Error'}
+        '404': {$ref: '#/components/responses/Error'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+  /keys:
+    get:
+      operationId: listKeys
+      summary: The key names and their algorithms, never key bytes.
+      responses:
+        '200':
+          description: The keys.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [keys, ephemeral]
+                additionalProperties: false
+                properties:
+                  keys:
+                    type: array
+                    items:
+                      type: object
+                      required: [name, algorithms, default]
+                      additionalProperties: false
+                      properties:
+                        name: {type: string}
+                        algorithms:
+                          type: array
+                          items: {$ref: '#/components/schemas/Algorithm'}
+                        default: {type: boolean}
+                  ephemeral:
+                    type: boolean
+                    description: True when the key was generated at start and dies with the process.
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+  /healthz:
+    get:
+      operationId: health
+      summary: Liveness.
+      responses:
+        '200':
+          description: The process is alive.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Status'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+  /readyz:
+    get:
+      operationId: ready
+      summary: Readiness; 503 while draining or saturated.
+      responses:
+        '200':
+          description: Ready for traffic.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Status'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+  /metrics:
+    get:
+      operationId: metrics
+      summary: Prometheus text exposition.
+      responses:
+        '200':
+          description: The metrics.
+          content:
+            text/plain:
+              schema: {type: string}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+  /openapi.yaml:
+    get:
+      operationId: openAPI
+      summary: This document.
+      responses:
+        '200':
+          description: The OpenAPI document.
+          content:
+            application/yaml:
+              schema: {type: string}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+components:
+  parameters:
+    Algorithm:
+      name: algorithm
+      in: query
+      description: For raw bodies only.
+      schema: {$ref: '#/components/schemas/Algorithm'}
+    Key:
+      name: key
+      in: query
+      description: Key name, for raw bodies with an AEAD algorithm.
+      schema: {type: string}
+    Prefer:
+      name: Prefer
+      in: header
+      description: '`respond-async` answers 202 at once (RFC 7240).'
+      schema: {type: string}
+  requestBodies:
+    JobInput:
+      required: true
+      content:
+        application/json:
+          schema:
+            oneOf:
+              - $ref: '#/components/schemas/InputObject'
+              - $ref: '#/components/schemas/Batch'
+        application/octet-stream:
+          schema: {type: string, format: binary, minLength: 1}
+        text/plain:
+          schema: {type: string, minLength: 1}
+  responses:
+    JobOrBatch:
+      description: The finished job, or a batch's results in input order.
+      content:
+        application/json:
+          schema:
+            oneOf:
+              - $ref: '#/components/schemas/Job'
+              - $ref: '#/components/schemas/BatchResults'
+    Accepted:
+      description: Accepted (Prefer respond-async); poll the Location.
+      headers:
+        Location:
+          schema: {type: string}
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/Job'}
+    FailedJob:
+      description: The job failed (device error 502, timeout 504, other 500); the job is the body.
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/Job'}
+    BadRequest:
+      description: Bad input, or a failed authentication (the failed job).
+      content:
+        application/json:
+          schema:
+            oneOf:
+              - $ref: '#/components/schemas/Error'
+              - $ref: '#/components/schemas/Job'
+    Error:
+      description: An error.
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/Error'}
+    MethodNotAllowed:
+      description: Known path, wrong method.
+      headers:
+        Allow:
+          schema: {type: string}
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/Error'}
+    Unavailable:
+      description: Overloaded, draining or shutting down; retry after the given seconds.
+      headers:
+        Retry-After:
+          schema: {type: string}
+      content:
+        application/json:
+          schema:
+            oneOf:
+              - $ref: '#/components/schemas/Error'
+              - $ref: '#/components/schemas/Job'
+  schemas:
+    Algorithm:
+      type: string
+      enum: [xor-0xaa, aes-256-gcm, chacha20-poly1305]
+    JobStatus:
+      type: string
+      enum: [queued, running, completed, failed]
+    InputObject:
+      type: object
+      additionalProperties: false
+      description: Exactly one of input, input_hex, input_base64.
+      properties:
+        input: {type: string, description: UTF-8 text}
+        input_hex: {type: string, pattern: '^([0-9a-fA-F]{2})*$'}
+        input_base64: {type: string}
+        algorithm: {$ref: '#/components/schemas/Algorithm'}
+        key: {type: string, description: Key name for AEAD algorithms; the default key when left out.}
+        aad_base64: {type: string, description: Associated data for AEAD algorithms.}
+    Batch:
+      type: object
+      additionalProperties: false
+      required: [batch]
+      properties:
+        batch:
+          type: array
+          minItems: 1
+          maxItems: 1000
+          items: {$ref: '#/components/schemas/InputObject'}
+    ErrorDetail:
+      type: object
+      required: [code, message]
+      additionalProperties: false
+      properties:
+        code: {type: string, pattern: '^[a-z0-9_]+$'}
+        message: {type: string}
+    Error:
+      type: object
+      required: [error]
+      additionalProperties: false
+      properties:
+        error: {$ref: '#/components/schemas/ErrorDetail'}
+    Timestamp:
+      type: [string, 'null']
+      pattern: '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$'
+    Milliseconds:
+      type: [number, 'null']
+      minimum: 0
+    Job:
+      type: object
+      additionalProperties: false
+      required: [id, status, operation, algorithm, input_bytes, output_bytes, pauses, device_unit, engine,
+                 created_at, started_at, completed_at, timings_ms]
+      properties:
+        id: {type: string, format: uuid}
+        status: {$ref: '#/components/schemas/JobStatus'}
+        operation: {type: string, enum: [encrypt, decrypt]}
+        algorithm: {$ref: '#/components/schemas/Algorithm'}
+        key: {type: string, description: The key's name (never its bytes).}
+        input_bytes: {type: integer, minimum: 1}
+        output_bytes: {type: [integer, 'null'], minimum: 0}
+        output_hex: {type: string, pattern: '^([0-9a-f]{2})*$', description: Only on a completed job, never in lists.}
+        pauses: {type: integer, minimum: 0}
+        device_unit: {type: [integer, 'null'], minimum: 0}
+        engine: {type: [integer, 'null'], minimum: 0}
+        created_at: {$ref: '#/components/schemas/Timestamp'}
+        started_at: {$ref: '#/components/schemas/Timestamp'}
+        completed_at: {$ref: '#/components/schemas/Timestamp'}
+        timings_ms:
+          type: object
+          additionalProperties: false
+          required: [queued, device, total]
+          properties:
+            queued: {$ref: '#/components/schemas/Milliseconds'}
+            device: {$ref: '#/components/schemas/Milliseconds'}
+            total: {$ref: '#/components/schemas/Milliseconds'}
+        error: {$ref: '#/components/schemas/ErrorDetail'}
+    BatchResults:
+      type: object
+      additionalProperties: false
+      required: [results]
+      properties:
+        results:
+          type: array
+          items:
+            oneOf:
+              - $ref: '#/components/schemas/Job'
+              - type: object
+                description: An item that never ran.
+                additionalProperties: false
+                required: [status, error]
+                properties:
+                  status: {const: failed}
+                  error: {$ref: '#/components/schemas/ErrorDetail'}
+    JobList:
+      type: object
+      additionalProperties: false
+      required: [jobs, counts]
+      properties:
+        jobs:
+          type: array
+          items: {$ref: '#/components/schemas/Job'}
+        counts:
+          type: object
+          additionalProperties: false
+          required: [queued, running, completed, failed]
+          properties:
+            queued: {type: integer, minimum: 0}
+            running: {type: integer, minimum: 0}
+            completed: {type: integer, minimum: 0}
+            failed: {type: integer, minimum: 0}
+    Status:
+      type: object
+      required: [status]
+      additionalProperties: false
+      properties:
+        status: {type: string}
+"""#
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// One JSON object per line on standard output: `time`, `level`, `label`, `message` and the
+/// metadata as string fields. For log collectors; the text format is for people.
+struct JSONLogHandler: LogHandler {
+    private static let output = Mutex(())
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields: [String: String] = [:]
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+            fields[key] = "\(value)"
+        }
+        fields["time"] = Date().ISO8601Format(.iso8601.time(includingFractionalSeconds: true).year().month().day())
+        fields["level"] = event.level.rawValue
+        fields["label"] = label
+        fields["message"] = "\(event.message)"
+        guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        line.append(0x0a)
+        // One write per line, under a lock, so that lines from several threads never interleave.
+        Self.output.withLock { _ in
+            line.withUnsafeBytes { bytes in
+                var written = 0
+                while written < bytes.count {
+                    let count = write(STDOUT_FILENO, bytes.baseAddress! + written, bytes.count - written)
+                    if count <= 0 { break }
+                    written += count
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,321 @@
+import Engine
+import Foundation
+import Testing
+@testable import OffloadHTTP
+
+/// Writes a key file with the given mode and returns its path.
+func writeKeyFile(_ keys: [String: [UInt8]], mode: mode_t = 0o600) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID()).json").path
+    let object = keys.mapValues { Data($0).base64EncodedString() }
+    try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+    chmod(path, mode)
+    return path
+}
+
+func hexBytes(_ text: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var index = text.startIndex
+    while index < text.endIndex {
+        let next = text.index(index, offsetBy: 2)
+        bytes.append(UInt8(text[index..<next], radix: 16)!)
+        index = next
+    }
+    return bytes
+}
+
+func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+@Suite struct AsyncJobs {
+    @Test func respondAsyncAnswers202ThenTheJobCanBePolledToCompletion() async throws {
+        try await withServer({ $0.engine.device.latency = .milliseconds(200) }) { server in
+            let accepted = try await server.request(
+                "POST", "/encrypt", body: Data("ASYNC-OK".utf8), headers: ["Prefer": "respond-async"])
+            #expect(accepted.status == 202)
+            let id = try #require(accepted.json["id"] as? String)
+            #expect(accepted.headers["location"] == "/jobs/\(id)")
+            #expect(accepted.headers["preference-applied"] == "respond-async")
+            #expect(["queued", "running"].contains(accepted.json["status"] as? String))
+            #expect(accepted.json["output_hex"] == nil)
+            var polled = try await server.get("/jobs/\(id)")
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(5)
+            while polled.json["status"] as? String != "completed" && clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                polled = try await server.get("/jobs/\(id)")
+            }
+            #expect(polled.json["status"] as? String == "completed")
+            #expect(polled.json["output_hex"] as? String == "ebf9f3e4e987e5e1")
+        }
+    }
+}
+
+@Suite struct Batches {
+    @Test func resultsComeInInputOrderWithFailuresInPlace() async throws {
+        try await withServer { server in
+            let items: [[String: Any]] = [
+                ["input": "first"], ["input_hex": "not hex"], ["input": "third", "algorithm": "aes-256-gcm"],
+                ["input": ""], ["input_base64": "Zm91cnRo"],
+            ]
+            let reply = try await server.postJSON("/encrypt", ["batch": items])
+            #expect(reply.status == 200)
+            let results = try #require(reply.json["results"] as? [[String: Any]])
+            #expect(results.count == 5)
+            #expect(results[0]["output_hex"] as? String == hexString(Array("first".utf8).map { $0 ^ 0xaa }))
+            #expect((results[1]["error"] as? [String: Any])?["code"] as? String == "invalid_hex")
+            #expect(results[1]["id"] == nil, "an invalid item never ran")
+            #expect(results[2]["algorithm"] as? String == "aes-256-gcm")
+            #expect(results[2]["output_bytes"] as? Int == 5 + 28)
+            #expect((results[3]["error"] as? [String: Any])?["code"] as? String == "empty_input")
+            #expect(results[4]["output_hex"] as? String == hexString(Array("fourth".utf8).map { $0 ^ 0xaa }))
+            #expect(server.server.engine.store.counts.completed == 3)
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"batch": []}"#, "invalid_batch"),
+        (#"{"batch": {"input": "a"}}"#, "invalid_batch"),
+        (#"{"batch": [{"input": "a"}], "input": "b"}"#, "invalid_batch"),
+    ])
+    func badBatchesAreRefused(body: String, code: String) async throws {
+        try await withServer { server in
+            let reply = try await server.post("/encrypt", body, contentType: "application/json")
+            #expect(reply.status == 400)
+            #expect(reply.errorCode == code)
+        }
+    }
+
+    @Test func aBatchOfMoreThanAThousandItemsIsRefused() async throws {
+        try await withServer { server in
+            let reply = try await server.postJSON("/encrypt", ["batch": Array(repeating: ["input": "a"], count: 1001)])
+            #expect(reply.status == 400)
+            #expect(reply.errorCode == "batch_too_large")
+        }
+    }
+
+    @Test func aBatchWithNoValidItemAnswersAtOnce() async throws {
+        try await withServer { server in
+            let reply = try await server.postJSON("/encrypt", ["batch": [["input": ""], ["nope": 1]]])
+            #expect(reply.status == 200)
+            let results = try #require(reply.json["results"] as? [[String: Any]])
+            #expect(results.compactMap { ($0["error"] as? [String: Any])?["code"] as? String }
+                == ["empty_input", "unknown_field"])
+        }
+    }
+}
+
+@Suite struct AEAD {
+    @Test(arguments: ["aes-256-gcm", "chacha20-poly1305"])
+    func encryptThenDecryptGivesThePlaintextBack(algorithm: String) async throws {
+        try await withServer { server in
+            let aad = Data("order 42".utf8).base64EncodedString()
+            let sealed = try await server.postJSON(
+                "/encrypt", ["input": "attack at dawn", "algorithm": algorithm, "aad_base64": aad])
+            #expect(sealed.status == 200)
+            #expect(sealed.json["key"] as? String == "default")
+            let ciphertext = try #require(sealed.json["output_hex"] as? String)
+            #expect(hexBytes(ciphertext).count == 14 + 28, "nonce, ciphertext and tag")
+            #expect(!ciphertext.contains(hexString(Array("attack".utf8))))
+            let opened = try await server.postJSON(
+                "/decrypt", ["input_hex": ciphertext, "algorithm": algorithm, "aad_base64": aad])
+            #expect(opened.status == 200)
+            #expect(opened.json["operation"] as? String == "decrypt")
+            #expect(opened.json["output_hex"] as? String == hexString(Array("attack at dawn".utf8)))
+        }
+    }
+
+    @Test(arguments: ["aes-256-gcm", "chacha20-poly1305"])
+    func tamperedDataWrongAADAndWrongKeyFailAuthenticationWithoutPlaintext(algorithm: String) async throws {
+        let keyFile = try writeKeyFile(["alpha": Array(repeating: 1, count: 32), "beta": Array(repeating: 2, count: 32)])
+        defer { unlink(keyFile) }
+        let keys = try KeyRing.load(file: keyFile, defaultName: "alpha")
+        try await withServer({ $0.keys = keys }) { server in
+            let aad = Data("header".utf8).base64EncodedString()
+            let sealed = try await server.postJSON("/encrypt", ["input": "secret", "algorithm": algorithm, "aad_base64": aad])
+            var bytes = hexBytes(try #require(sealed.json["output_hex"] as? String))
+            let good = hexString(bytes)
+            bytes[14] ^= 0x01
+            let attempts: [[String: Any]] = [
+                ["input_hex": hexString(bytes), "algorithm": algorithm, "aad_base64": aad],  // tampered
+                ["input_hex": good, "algorithm": algorithm, "aad_base64": Data("other".utf8).base64EncodedString()],
+                ["input_hex": good, "algorithm": algorithm],  // AAD left out
+                ["input_hex": good, "algorithm": algorithm, "aad_base64": aad, "key": "beta"],  // wrong key
+            ]
+            for attempt in attempts {
+                let reply = try await server.postJSON("/decrypt", attempt)
+                #expect(reply.status == 400)
+                #expect((reply.json["error"] as? [String: Any])?["code"] as? String == "authentication_failed")
+                #expect(reply.json["output_hex"] == nil)
+                #expect(reply.json["status"] as? String == "failed")
+            }
+            let right = try await server.postJSON(
+                "/decrypt", ["input_hex": good, "algorithm": algorithm, "aad_base64": aad, "key": "alpha"])
+            #expect(right.json["output_hex"] as? String == hexString(Array("secret".utf8)))
+        }
+    }
+
+    @Test func inputsTooShortToBeCiphertextAndUnknownKeysAre400() async throws {
+        try await withServer { server in
+            let short = try await server.postJSON("/decrypt", ["input_hex": "00ff", "algorithm": "aes-256-gcm"])
+            #expect(short.errorCode == "invalid_ciphertext")
+            let unknown = try await server.postJSON("/encrypt", ["input": "x", "algorithm": "aes-256-gcm", "key": "nope"])
+            #expect(unknown.errorCode == "unknown_key")
+            let raw = try await server.post("/encrypt?algorithm=chacha20-poly1305&key=default", "raw body")
+            #expect(raw.status == 200)
+            #expect(raw.json["output_bytes"] as? Int == 8 + 28)
+        }
+    }
+
+    @Test func noncesNeverRepeatOverTenThousandEncryptions() async throws {
+        try await withServer({ $0.engine.device.latency = .zero }) { server in
+            var nonces = Set<String>()
+            for _ in 0..<10 {
+                let batch = Array(repeating: ["input": "same plaintext", "algorithm": "aes-256-gcm"], count: 1000)
+                let reply = try await server.postJSON("/encrypt", ["batch": batch])
+                let results = try #require(reply.json["results"] as? [[String: Any]])
+                for result in results {
+                    let sealed = try #require(result["output_hex"] as? String)
+                    nonces.insert(String(sealed.prefix(24)))
+                }
+            }
+            #expect(nonces.count == 10_000)
+        }
+    }
+}
+
+@Suite struct Keys {
+    @Test func theKeyListShowsNamesAndAlgorithmsButNeverKeyBytes() async throws {
+        let secret: [UInt8] = Array(0..<32)
+        let keyFile = try writeKeyFile(["main": secret, "backup": Array(repeating: 9, count: 32)])
+        defer { unlink(keyFile) }
+        let keys = try KeyRing.load(file: keyFile, defaultName: "main")
+        try await withServer({ $0.keys = keys }) { server in
+            let reply = try await server.get("/keys")
+            #expect(reply.status == 200)
+            let listed = try #require(reply.json["keys"] as? [[String: Any]])
+            #expect(listed.compactMap { $0["name"] as? String } == ["backup", "main"])
+            #expect(listed.first { $0["name"] as? String == "main" }?["default"] as? Bool == true)
+            #expect(reply.json["ephemeral"] as? Bool == false)
+            let body = String(decoding: reply.body, as: UTF8.self)
+            #expect(!body.contains(Data(secret).base64EncodedString()))
+            #expect(!body.contains(hexString(secret)))
+        }
+    }
+
+    @Test func aKeyFileReadableByOthersIsRefused() throws {
+        let keyFile = try writeKeyFile(["main": Array(repeating: 1, count: 32)], mode: 0o644)
+        defer { unlink(keyFile) }
+        #expect(throws: ServerError.self) { try KeyRing.load(file: keyFile, defaultName: nil) }
+    }
+
+    @Test func badKeyFilesAreRefusedWithoutShowingTheKey() throws {
+        let short = try writeKeyFile(["main": Array(repeating: 7, count: 16)])
+        defer { unlink(short) }
+        do {
+            _ = try KeyRing.load(file: short, defaultName: nil)
+            Issue.record("a 128-bit key was accepted")
+        } catch {
+            #expect("\(error)".contains("main"))
+            #expect(!"\(error)".contains(Data(Array(repeating: 7, count: 16)).base64EncodedString()))
+        }
+        let several = try writeKeyFile(["a": Array(repeating: 1, count: 32), "b": Array(repeating: 2, count: 32)])
+        defer { unlink(several) }
+        #expect(throws: ServerError.self) { try KeyRing.load(file: several, defaultName: nil) }
+        #expect(throws: ServerError.self) { try KeyRing.load(file: several, defaultName: "c") }
+        #expect(try KeyRing.load(file: several, defaultName: "b").defaultName == "b")
+    }
+}
+
+@Suite struct Operations {
+    @Test func healthAndReadinessAnswer() async throws {
+        try await withServer { server in
+            let health = try await server.get("/healthz")
+            #expect(health.status == 200)
+            #expect(health.json["status"] as? String == "ok")
+            let ready = try await server.get("/readyz")
+            #expect(ready.status == 200)
+        }
+    }
+
+    @Test func readinessIs503WhileEveryJobSlotIsTaken() async throws {
+        try await withServer({
+            $0.engine.threads = 1
+            $0.engine.maxJobsPerThread = 1
+            $0.engine.device.latency = .milliseconds(500)
+        }) { server in
+            let busy = Task { try await server.post("/encrypt", "hold the slot") }
+            #expect(try await eventually { server.server.engine.jobsInFlight == 1 })
+            let saturated = try await server.get("/readyz")
+            #expect(saturated.status == 503)
+            #expect(saturated.errorCode == "saturated")
+            #expect(saturated.headers["retry-after"] == "1")
+            #expect(try await busy.value.status == 200)
+            let ready = try await server.get("/readyz")
+            #expect(ready.status == 200)
+        }
+    }
+
+    @Test func metricsChangeAsJobsRun() async throws {
+        try await withServer { server in
+            func scrape() async throws -> String {
+                let reply = try await server.get("/metrics")
+                #expect(reply.status == 200)
+                #expect(reply.headers["content-type"]?.hasPrefix("text/plain") == true)
+                return String(decoding: reply.body, as: UTF8.self)
+            }
+            func value(_ series: String, in text: String) -> Double {
+                text.split(separator: "\n").first { $0.hasPrefix(series + " ") }
+                    .flatMap { Double($0.split(separator: " ").last!) } ?? 0
+            }
+            let completed = #"offload_jobs_total{algorithm="xor-0xaa",operation="encrypt",status="completed",error=""}"#
+            let before = try await scrape()
+            for _ in 0..<3 { _ = try await server.post("/encrypt", "count me") }
+            _ = try await server.post("/encrypt", "")
+            let after = try await scrape()
+            #expect(value(completed, in: after) - value(completed, in: before) == 3)
+            #expect(value(#"offload_http_requests_total{route="/encrypt",method="POST",status="400"}"#, in: after) == 1)
+            #expect(value(#"offload_job_duration_seconds_count{algorithm="xor-0xaa"}"#, in: after) == 3)
+            #expect(after.contains("offload_jobs_in_flight 0"))
+            #expect(after.contains("offload_device_queue_depth"))
+            #expect(after.contains(#"offload_device_unit_busy_seconds_total{unit="0"}"#))
+        }
+    }
+
+    @Test func theOpenAPIDocumentIsServedAndNamesEveryRouteWithItsMethods() async throws {
+        try await withServer { server in
+            let reply = try await server.get("/openapi.yaml")
+            #expect(reply.status == 200)
+            let text = String(decoding: reply.body, as: UTF8.self)
+            #expect(text.hasPrefix("openapi: 3.1.0"))
+            let paths = OpenAPIPaths(yaml: text)
+            for route in Router.Route.all {
+                let methods = try #require(paths.operations[route.template], "\(route.template) is not in the document")
+                // HEAD is served wherever GET is; OpenAPI documents GET.
+                #expect(methods == Set(route.methods.filter { $0 != "HEAD" }.map { $0.lowercased() }),
+                        "\(route.template)")
+            }
+            #expect(paths.operations.count == Router.Route.all.count, "the document has no route the server lacks")
+        }
+    }
+}
+
+/// The `paths` of the OpenAPI document: each path and its operations' methods. The document is
+/// ours and written in block style, so the two indentation levels below `paths:` are enough.
+struct OpenAPIPaths {
+    var operations: [String: Set<String>] = [:]
+
+    init(yaml: String) {
+        var inPaths = false
+        var current: String?
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "paths:" { inPaths = true; continue }
+            guard inPaths else { continue }
+            if !line.hasPrefix(" ") && !line.isEmpty { break }
+            if let match = line.wholeMatch(of: #/  (/\S*):/#) {
+                current = String(match.1)
+                operations[String(match.1), default: []] = []
+            } else if let match = line.wholeMatch(of: #/    (get|post|put|delete|patch|head|options):/#), let current {
+                operations[current, default: []].insert(String(match.1))
+            }
+        }
+    }
+}
