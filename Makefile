@@ -16,6 +16,7 @@ run: build
 
 test: deps
 	$(SWIFT) test
+	python3 -m pytest -q tests/api
 
 clean:
 	rm -rf .build

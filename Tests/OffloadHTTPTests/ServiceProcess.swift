@@ -32,7 +32,7 @@ final class ServiceProcess: @unchecked Sendable {
             let data = reader.availableData
             if data.isEmpty { break }
             log += String(decoding: data, as: UTF8.self)
-            if let match = log.firstMatch(of: /port=(\d+)/) { port = Int(match.1) }
+            if let match = log.firstMatch(of: /"?port"?[=:]"?(\d+)/) { port = Int(match.1) }
         }
         guard let port else {
             process.terminate()

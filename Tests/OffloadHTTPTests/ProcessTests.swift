@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// The real binary as a child process: signals, exit status and what it logs.
+@Suite struct ServiceProcessLifecycle {
+    @Test func sigtermWithTwentyRequestsInFlightAnswersAllTwentyAndExitsZero() async throws {
+        let service = try ServiceProcess(["--device-latency", "500ms"])
+        let request = Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 8\r\n\r\nASYNC-OK".utf8)
+        let connections = try (0..<20).map { _ in try RawConnection(port: service.port) }
+        for connection in connections { try connection.send(request) }
+        try await Task.sleep(for: .milliseconds(150))  // all twenty are on the device now
+        let clock = ContinuousClock()
+        let stopped = clock.now
+        kill(service.pid, SIGTERM)
+        let answers = connections.map { $0.receiveAll() }
+        let (status, log) = service.stop()
+        #expect(answers.allSatisfy { $0.hasPrefix("HTTP/1.1 200") && $0.contains("ebf9f3e4e987e5e1") },
+                "\(answers.filter { !$0.hasPrefix("HTTP/1.1 200") }.map { $0.prefix(80) })")
+        #expect(status == 0, "exit status \(status); log: \(log)")
+        #expect(clock.now - stopped < .seconds(5))
+        #expect(log.contains("stopped"))
+    }
+
+    @Test func jobsStillRunningAtTheShutdownTimeoutAre503AndTheProcessStillExitsZero() async throws {
+        let service = try ServiceProcess(["--device-stall-rate", "1", "--shutdown-timeout", "1s"])
+        let request = Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 8\r\n\r\nASYNC-OK".utf8)
+        let connections = try (0..<2).map { _ in try RawConnection(port: service.port) }
+        for connection in connections { try connection.send(request) }
+        try await Task.sleep(for: .milliseconds(150))
+        let clock = ContinuousClock()
+        let stopped = clock.now
+        kill(service.pid, SIGTERM)
+        let answers = connections.map { $0.receiveAll() }
+        let (status, log) = service.stop()
+        #expect(answers.allSatisfy { $0.hasPrefix("HTTP/1.1 503") && $0.contains("shutting_down") })
+        #expect(status == 0)
+        let elapsed = clock.now - stopped
+        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4), "stopped after \(elapsed)")
+        #expect(log.contains("failed the jobs still running"))
+    }
+
+    @Test func jsonLogsHaveOneObjectPerLineAndNoPayloadsOrKeys() async throws {
+        let secret = "do-not-log-this-payload"
+        let service = try ServiceProcess(["--log-format", "json", "--log-level", "info"])
+        let reply = try post(port: service.port, secret)
+        #expect(reply.status == 200)
+        let sealed = try post(port: service.port, secret, path: "/encrypt?algorithm=aes-256-gcm")
+        #expect(sealed.status == 200)
+        let (status, log) = service.stop()
+        #expect(status == 0)
+        let lines = log.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.count >= 4)
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+        #expect(objects.count == lines.count, "every line is a JSON object of strings")
+        let requests = objects.filter { $0["message"] == "request" }
+        #expect(requests.count == 2)
+        #expect(requests.allSatisfy { $0["http.status"] == "200" && $0["http.path"] == "/encrypt" && $0["job.id"] != nil })
+        #expect(requests.allSatisfy { Double($0["duration_ms"] ?? "") != nil })
+        #expect(!log.contains(secret))
+        #expect(objects.contains { $0["level"] == "warning" && $0["message"]?.contains("random key") == true })
+    }
+}
