@@ -2,7 +2,7 @@
 SWIFT ?= swift
 ARGS ?=
 
-.PHONY: deps build run test clean
+.PHONY: deps build run test container-test deploy-check ci clean
 
 deps:
 	@scripts/install-deps
@@ -17,6 +17,18 @@ run: build
 test: deps
 	$(SWIFT) test
 	python3 -m pytest -q tests/api
+
+# Builds the image, runs it, checks it, removes it (podman or docker; works offline).
+container-test:
+	scripts/container-smoke
+
+# Validates the Kubernetes manifests against the Kubernetes schemas (offline, from PyPI).
+deploy-check:
+	@python3 -c "import kubernetes_validate" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check kubernetes-validate
+	kubernetes-validate --strict deploy/kubernetes/*.yaml
+
+# What CI runs: the tests, the container smoke test, the manifests.
+ci: test container-test deploy-check
 
 clean:
 	rm -rf .build

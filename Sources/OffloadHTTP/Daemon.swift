@@ -75,6 +75,8 @@ final class Daemon: Sendable {
     private let metrics: ServiceMetrics
     private let logger: Logger
     private let maxBodyBytes: Int
+    /// Headers every answer carries.
+    private let commonHeaders: [(name: String, value: String)]
     private let draining = DrainFlag()
     /// Requests begun and not yet completed (answered, or their connection closed).
     private let requestsInProgress = Atomic<Int>(0)
@@ -94,6 +96,7 @@ final class Daemon: Sendable {
         let draining = self.draining
         self.router = Router(engine: engine, keys: keys, metrics: metrics, isDraining: { draining.isSet })
         self.maxBodyBytes = configuration.maxBodyBytes
+        commonHeaders = configuration.replica.map { [("Offload-Replica", $0)] } ?? []
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
         var limits = CMicroHTTPD_limits()
         limits.connection_limit = UInt32(configuration.connectionLimit)
@@ -324,7 +327,7 @@ final class Daemon: Sendable {
         }
         guard let created else { return .NO }
         defer { MHD_destroy_response(created) }
-        for (name, value) in response.headers {
+        for (name, value) in response.headers + commonHeaders {
             _ = MHD_add_response_header(created, name, value)
         }
         return MHD_queue_response(exchange.connection, UInt32(response.status), created)

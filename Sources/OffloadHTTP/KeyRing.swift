@@ -17,16 +17,19 @@ public struct KeyRing: Sendable {
     }
 
     /// Reads a JSON object of key name to base64 256-bit key. The file must not be readable by
-    /// group or others. `defaultName` may be left out when the file holds one key.
+    /// others, nor by its group unless root owns it (PostgreSQL's rule for key files, which lets
+    /// a Kubernetes secret mounted with an fsGroup pass). `defaultName` may be left out when the
+    /// file holds one key.
     public static func load(file path: String, defaultName: String?) throws -> KeyRing {
         var status = stat()
         guard stat(path, &status) == 0 else {
             throw ServerError("Cannot read the key file \(path): \(String(cString: strerror(errno))).")
         }
-        guard status.st_mode & 0o077 == 0 else {
+        let groupAllowed: mode_t = status.st_uid == 0 ? 0o040 : 0
+        guard status.st_mode & 0o077 & ~groupAllowed == 0 else {
             throw ServerError(
-                "The key file \(path) is readable by group or others (mode \(String(status.st_mode & 0o777, radix: 8))); "
-                    + "run chmod 600 on it.")
+                "The key file \(path) is readable or writable by others than its owner "
+                    + "(mode \(String(status.st_mode & 0o777, radix: 8))); run chmod 600 on it.")
         }
         guard let data = FileManager.default.contents(atPath: path),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {

@@ -21,6 +21,9 @@ public struct ServerConfiguration: Sendable {
     /// Idle seconds before a connection is closed (a suspended one never times out).
     public var connectionTimeoutSeconds = 30
     public var engine = EngineConfiguration()
+    /// This replica's name, sent in the `Offload-Replica` header of every answer, so that a
+    /// client of a scaled-out deployment knows which replica holds its job's record.
+    public var replica: String?
     /// The AEAD keys; nil generates one random key at start (ciphertexts then do not survive a restart).
     public var keys: KeyRing?
 

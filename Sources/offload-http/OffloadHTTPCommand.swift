@@ -72,6 +72,9 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Time to finish jobs in flight on SIGTERM or SIGINT. [env: OFFLOAD_SHUTDOWN_TIMEOUT] (default: 30s)")
     var shutdownTimeout: String?
 
+    @Option(help: "This replica's name, sent as the Offload-Replica header of every answer (for example the pod name). [env: OFFLOAD_REPLICA]")
+    var replica: String?
+
     @Option(help: "JSON file of key name to base64 256-bit key for the AEAD algorithms; must not be readable by group or others. Without it, one random key is generated at start. [env: OFFLOAD_KEY_FILE]")
     var keyFile: String?
 
@@ -137,6 +140,13 @@ struct OffloadHTTPCommand: ParsableCommand {
     private func resolveConfiguration() throws -> (ServerConfiguration, Duration, Logger.Level, json: Bool) {
         var configuration = ServerConfiguration()
         configuration.host = try setting(host, "--host", "OFFLOAD_HOST", default: configuration.host) { $0 }
+        configuration.replica = try setting(replica, "--replica", "OFFLOAD_REPLICA", default: nil) { text -> String? in
+            // It goes into a header: printable ASCII only.
+            guard !text.isEmpty, text.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+                throw ValidationError("must be printable ASCII without spaces")
+            }
+            return text
+        }
         configuration.port = try setting(port, "--port", "OFFLOAD_PORT", default: configuration.port) {
             try ConfigurationValue.integer($0, in: 0...65535)
         }

@@ -207,6 +207,15 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         #expect(throws: ServerError.self) { try KeyRing.load(file: keyFile, defaultName: nil) }
     }
 
+    @Test func groupReadIsAllowedOnlyWhenRootOwnsTheKeyFile() throws {
+        let keyFile = try writeKeyFile(["main": Array(repeating: 1, count: 32)], mode: 0o640)
+        defer { unlink(keyFile) }
+        guard getuid() == 0 else { return }  // only root can hand the file to another owner
+        #expect(try KeyRing.load(file: keyFile, defaultName: nil).defaultName == "main")
+        chown(keyFile, 4242, 4242)
+        #expect(throws: ServerError.self) { try KeyRing.load(file: keyFile, defaultName: nil) }
+    }
+
     @Test func badKeyFilesAreRefusedWithoutShowingTheKey() throws {
         let short = try writeKeyFile(["main": Array(repeating: 7, count: 16)])
         defer { unlink(short) }
@@ -233,6 +242,19 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
             #expect(health.json["status"] as? String == "ok")
             let ready = try await server.get("/readyz")
             #expect(ready.status == 200)
+        }
+    }
+
+    @Test func everyAnswerNamesTheReplicaWhenOneIsConfigured() async throws {
+        try await withServer({ $0.replica = "offload-http-7d9f" }) { server in
+            let job = try await server.post("/encrypt", "ASYNC-OK")
+            #expect(job.headers["offload-replica"] == "offload-http-7d9f")
+            let missing = try await server.get("/nowhere")
+            #expect(missing.headers["offload-replica"] == "offload-http-7d9f")
+        }
+        try await withServer { server in
+            let plain = try await server.get("/healthz")
+            #expect(plain.headers["offload-replica"] == nil)
         }
     }
 
