@@ -18,6 +18,9 @@ typedef struct {
     unsigned int thread_pool_size;
     unsigned int listen_backlog;
     bool ipv6;
+    /// PEM key and certificate: HTTPS through libmicrohttpd's GnuTLS when both are set.
+    const char *tls_key_pem;
+    const char *tls_cert_pem;
 } CMicroHTTPD_limits;
 
 /// Wraps the variadic MHD_start_daemon. The flags are fixed by the design:
@@ -36,10 +39,18 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, limits.listen_backlog, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context },
         { MHD_OPTION_SOCK_ADDR, 0, (void *)bind_address },
+        { MHD_OPTION_END, 0, NULL },  /* HTTPS_MEM_KEY, when TLS is on */
+        { MHD_OPTION_END, 0, NULL },  /* HTTPS_MEM_CERT, when TLS is on */
         { MHD_OPTION_END, 0, NULL },
     };
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
         | MHD_ALLOW_SUSPEND_RESUME | (limits.ipv6 ? MHD_USE_IPv6 : 0);
+    if (limits.tls_key_pem != NULL && limits.tls_cert_pem != NULL) {
+        size_t count = sizeof options / sizeof options[0];
+        options[count - 3] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)limits.tls_key_pem };
+        options[count - 2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)limits.tls_cert_pem };
+        flags |= MHD_USE_TLS;
+    }
     if (limits.thread_pool_size > 1) {
         return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_context,
                                 MHD_OPTION_THREAD_POOL_SIZE, limits.thread_pool_size,
