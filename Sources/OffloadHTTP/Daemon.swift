@@ -75,6 +75,7 @@ final class Daemon: Sendable {
     private let metrics: ServiceMetrics
     private let logger: Logger
     private let maxBodyBytes: Int
+    private let authToken: AuthToken?
     /// Headers every answer carries.
     private let commonHeaders: [(name: String, value: String)]
     private let draining = DrainFlag()
@@ -94,23 +95,35 @@ final class Daemon: Sendable {
         let metrics = ServiceMetrics()
         self.metrics = metrics
         let draining = self.draining
-        self.router = Router(engine: engine, keys: keys, metrics: metrics, isDraining: { draining.isSet })
+        self.router = Router(
+            engine: engine, keys: keys, maxBatchItems: configuration.maxBatchItems, metrics: metrics,
+            isDraining: { draining.isSet })
         self.maxBodyBytes = configuration.maxBodyBytes
+        self.authToken = configuration.authToken
         commonHeaders = configuration.replica.map { [("Offload-Replica", $0)] } ?? []
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
         var limits = CMicroHTTPD_limits()
         limits.connection_limit = UInt32(configuration.connectionLimit)
         limits.connection_timeout_seconds = UInt32(configuration.connectionTimeoutSeconds)
-        limits.per_ip_connection_limit = 0
-        // Holds a request's headers and read buffer; reset (zeroed) between requests, so no larger than needed.
-        limits.connection_memory_limit = 16 * 1024
+        limits.per_ip_connection_limit = UInt32(configuration.perIPConnectionLimit)
+        // Holds a request's line and headers plus a read buffer; it is zeroed between requests,
+        // so it is no larger than the header limit needs.
+        limits.connection_memory_limit = configuration.maxHeaderBytes + 4 * 1024
         limits.thread_pool_size = 1
         limits.listen_backlog = 4096
         limits.ipv6 = address.isIPv6
         let context = Unmanaged.passUnretained(self).toOpaque()
-        let started = address.withSockaddr { sockaddr in
-            CMicroHTTPD_start_daemon(
-                sockaddr, daemonAccessHandler, context, daemonRequestCompleted, context, limits)
+        let tls = configuration.tls
+        // The PEM strings need to live only during the start: libmicrohttpd copies them.
+        let started = (tls?.keyPEM ?? "").withCString { key in
+            (tls?.certificatePEM ?? "").withCString { certificate in
+                limits.tls_key_pem = tls == nil ? nil : key
+                limits.tls_cert_pem = tls == nil ? nil : certificate
+                return address.withSockaddr { sockaddr in
+                    CMicroHTTPD_start_daemon(
+                        sockaddr, daemonAccessHandler, context, daemonRequestCompleted, context, limits)
+                }
+            }
         }
         guard let started else {
             throw ServerError(
@@ -263,6 +276,28 @@ final class Daemon: Sendable {
         let exchange = Exchange(connection: connection, request: request)
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         requestsInProgress.add(1, ordering: .relaxed)
+        if hasAmbiguousFraming(connection) {
+            // Two lengths, or a length and chunking: proxies in front may read the body
+            // differently from us (request smuggling), so such a request is refused.
+            return queue(APIError.badRequest(
+                "ambiguous_framing",
+                "The request has several Content-Length headers, or Content-Length with Transfer-Encoding."
+            ).response, for: exchange)
+        }
+        if let authToken, Router.Route(path: url)?.needsAuthorization ?? true {
+            let authorization = header("Authorization", of: connection)
+            guard authToken.accepts(authorization: authorization) else {
+                // Answered before the body is read, as for 413.
+                var challenge = #"Bearer realm="offload-http""#
+                if authorization != nil { challenge += #", error="invalid_token""# }
+                return queue(APIError(
+                    status: 401, code: "unauthorized",
+                    message: authorization == nil
+                        ? "This route needs an Authorization: Bearer <token> header."
+                        : "The bearer token is not the one this service accepts.",
+                    headers: [("WWW-Authenticate", challenge)]).response, for: exchange)
+            }
+        }
         if let declared = header("Content-Length", of: connection).flatMap({ Int($0) }) {
             if declared > maxBodyBytes {
                 // Answered before the body is read; libmicrohttpd then closes the connection.
@@ -335,6 +370,21 @@ final class Daemon: Sendable {
 
     private func header(_ name: String, of connection: OpaquePointer) -> String? {
         MHD_lookup_connection_value(connection, .HEADER_KIND, name).map { String(cString: $0) }
+    }
+
+    /// Whether the request declares its body's length more than one way (RFC 9112, section 6.3).
+    private func hasAmbiguousFraming(_ connection: OpaquePointer) -> Bool {
+        var counts = (lengths: 0, encodings: 0)
+        withUnsafeMutablePointer(to: &counts) { pointer in
+            _ = MHD_get_connection_values(connection, .HEADER_KIND, { context, _, key, _ in
+                guard let context, let key else { return .YES }
+                let counts = context.assumingMemoryBound(to: (lengths: Int, encodings: Int).self)
+                if strcasecmp(key, "Content-Length") == 0 { counts.pointee.lengths += 1 }
+                if strcasecmp(key, "Transfer-Encoding") == 0 { counts.pointee.encodings += 1 }
+                return .YES
+            }, pointer)
+        }
+        return counts.lengths > 1 || (counts.lengths > 0 && counts.encodings > 0)
     }
 
     private func queryArguments(of connection: OpaquePointer) -> [(name: String, value: String)] {

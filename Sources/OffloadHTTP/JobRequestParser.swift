@@ -28,12 +28,14 @@ enum ParsedJobBody {
 
 /// Turns a `POST /encrypt` or `/decrypt` body into job requests, or says precisely what is wrong.
 struct JobRequestParser {
-    static let maxBatchItems = 1000
+    /// The API's bound on a batch (API.md); `--max-batch` may set a lower one.
+    static let batchItemCeiling = 1000
     private static let inputFields = ["input", "input_hex", "input_base64"]
     private static let itemFields: Set<String> = ["input", "input_hex", "input_base64", "algorithm", "key", "aad_base64"]
 
     let operation: JobOperation
     let keys: KeyRing
+    let maxBatchItems: Int
 
     func parse(_ request: HTTPRequest) throws(APIError) -> ParsedJobBody {
         request.isJSON ? try parseJSON(request) : .single(try parseRaw(request))
@@ -84,8 +86,8 @@ struct JobRequestParser {
             throw .badRequest("invalid_batch", "'batch' must be an array of input objects.")
         }
         guard !items.isEmpty else { throw .badRequest("invalid_batch", "The batch is empty; send at least one item.") }
-        guard items.count <= Self.maxBatchItems else {
-            throw .badRequest("batch_too_large", "A batch holds at most \(Self.maxBatchItems) items, not \(items.count).")
+        guard items.count <= maxBatchItems else {
+            throw .badRequest("batch_too_large", "A batch holds at most \(maxBatchItems) items, not \(items.count).")
         }
         return .batch(items.map { item in
             guard let itemObject = item as? [String: Any] else {

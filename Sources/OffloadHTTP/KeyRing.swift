@@ -1,6 +1,5 @@
 import Engine
 import Foundation
-import Glibc
 
 /// The named keys of the AEAD algorithms, with the one used when a request names none.
 public struct KeyRing: Sendable {
@@ -21,18 +20,8 @@ public struct KeyRing: Sendable {
     /// a Kubernetes secret mounted with an fsGroup pass). `defaultName` may be left out when the
     /// file holds one key.
     public static func load(file path: String, defaultName: String?) throws -> KeyRing {
-        var status = stat()
-        guard stat(path, &status) == 0 else {
-            throw ServerError("Cannot read the key file \(path): \(String(cString: strerror(errno))).")
-        }
-        let groupAllowed: mode_t = status.st_uid == 0 ? 0o040 : 0
-        guard status.st_mode & 0o077 & ~groupAllowed == 0 else {
-            throw ServerError(
-                "The key file \(path) is readable or writable by others than its owner "
-                    + "(mode \(String(status.st_mode & 0o777, radix: 8))); run chmod 600 on it.")
-        }
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        let data = try SecretFile.read(path, what: "key file")
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ServerError("The key file \(path) must be a JSON object of key name to base64 256-bit key.")
         }
         guard !object.isEmpty else { throw ServerError("The key file \(path) holds no key.") }

@@ -18,8 +18,20 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 1 << 20
     /// Connections open at once.
     public var connectionLimit = 10_000
-    /// Idle seconds before a connection is closed (a suspended one never times out).
+    /// Connections open at once from one IP address; 0 is no limit (behind a load balancer,
+    /// every connection may come from one address).
+    public var perIPConnectionLimit = 1024
+    /// Idle seconds before a connection is closed (a suspended one never times out), so that
+    /// slow clients (slowloris) cannot hold connections.
     public var connectionTimeoutSeconds = 30
+    /// Largest request line plus headers; larger ones are refused by libmicrohttpd.
+    public var maxHeaderBytes = 16 * 1024
+    /// Most items in one batch.
+    public var maxBatchItems = 1000
+    /// When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`.
+    public var authToken: AuthToken?
+    /// When set, the service speaks HTTPS only.
+    public var tls: TLSCredentials?
     public var engine = EngineConfiguration()
     /// This replica's name, sent in the `Offload-Replica` header of every answer, so that a
     /// client of a scaled-out deployment knows which replica holds its job's record.
@@ -45,6 +57,15 @@ public final class OffloadServer: Sendable {
         guard configuration.connectionLimit >= 1 else { throw ServerError("The connection limit must be at least 1.") }
         guard configuration.connectionTimeoutSeconds >= 0 else {
             throw ServerError("The connection timeout cannot be negative.")
+        }
+        guard configuration.perIPConnectionLimit >= 0 else {
+            throw ServerError("The per-IP connection limit cannot be negative.")
+        }
+        guard (1024...(1 << 20)).contains(configuration.maxHeaderBytes) else {
+            throw ServerError("The header limit must be from 1KiB to 1MiB.")
+        }
+        guard (1...JobRequestParser.batchItemCeiling).contains(configuration.maxBatchItems) else {
+            throw ServerError("The batch limit must be from 1 to \(JobRequestParser.batchItemCeiling) items.")
         }
         let keys = try configuration.keys ?? KeyRing.generated()
         if keys.isEphemeral {

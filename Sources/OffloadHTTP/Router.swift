@@ -12,6 +12,7 @@ enum RouteOutcome {
 struct Router: Sendable {
     let engine: Engine
     let keys: KeyRing
+    let maxBatchItems: Int
     let metrics: ServiceMetrics
     /// Whether the service is shutting down.
     let isDraining: @Sendable () -> Bool
@@ -35,6 +36,14 @@ struct Router: Sendable {
                 let id = String(path.dropFirst(prefix.count))
                 guard !id.contains("/") else { return nil }
                 self = .job(id)
+            }
+        }
+
+        /// Health and readiness answer without a token: probes carry none.
+        var needsAuthorization: Bool {
+            switch self {
+            case .healthz, .readyz: false
+            default: true
             }
         }
 
@@ -74,7 +83,8 @@ struct Router: Sendable {
             }
             switch route {
             case .encrypt, .decrypt:
-                let parser = JobRequestParser(operation: route.template == "/encrypt" ? .encrypt : .decrypt, keys: keys)
+                let parser = JobRequestParser(
+                    operation: route.template == "/encrypt" ? .encrypt : .decrypt, keys: keys, maxBatchItems: maxBatchItems)
                 switch try parser.parse(request) {
                 case .single(let job): return .runJob(job, respondAsync: request.prefersAsync)
                 case .batch(let items): return .runBatch(items)

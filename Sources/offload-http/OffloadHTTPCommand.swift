@@ -66,6 +66,24 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Connections open at once. [env: OFFLOAD_CONNECTION_LIMIT] (default: 10000)")
     var connectionLimit: String?
 
+    @Option(help: "Connections open at once from one IP address; 0 is no limit. [env: OFFLOAD_PER_IP_CONNECTION_LIMIT] (default: 1024)")
+    var perIPConnectionLimit: String?
+
+    @Option(help: "Largest request line and headers, such as 16KiB. [env: OFFLOAD_MAX_HEADER_SIZE] (default: 16KiB)")
+    var maxHeaderSize: String?
+
+    @Option(help: "Most items in one batch, up to 1000. [env: OFFLOAD_MAX_BATCH] (default: 1000)")
+    var maxBatch: String?
+
+    @Option(help: "File holding a bearer token; every route but /healthz and /readyz then needs it. Must be readable by its owner only. [env: OFFLOAD_AUTH_TOKEN_FILE]")
+    var authTokenFile: String?
+
+    @Option(help: "PEM certificate (chain) to serve HTTPS with; needs --tls-key. [env: OFFLOAD_TLS_CERT]")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert; readable by its owner only. [env: OFFLOAD_TLS_KEY]")
+    var tlsKey: String?
+
     @Option(help: "Idle time before a connection is closed, such as 30s. [env: OFFLOAD_CONNECTION_TIMEOUT] (default: 30s)")
     var connectionTimeout: String?
 
@@ -100,15 +118,11 @@ struct OffloadHTTPCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "offload-http")
-        let keyFile = keyFile ?? ProcessInfo.processInfo.environment["OFFLOAD_KEY_FILE"]
-        if let keyFile {
-            do {
-                configuration.keys = try KeyRing.load(
-                    file: keyFile, defaultName: defaultKey ?? ProcessInfo.processInfo.environment["OFFLOAD_DEFAULT_KEY"])
-            } catch {
-                logger.critical("could not start: \(error)")
-                throw ExitCode.failure
-            }
+        do {
+            try loadSecrets(into: &configuration)
+        } catch {
+            logger.critical("could not start: \(error)")
+            throw ExitCode.failure
         }
         raiseOpenFileLimit(logger: logger)
 
@@ -210,6 +224,20 @@ struct OffloadHTTPCommand: ParsableCommand {
         configuration.connectionLimit = try setting(
             connectionLimit, "--connection-limit", "OFFLOAD_CONNECTION_LIMIT", default: configuration.connectionLimit
         ) { try ConfigurationValue.integer($0, in: 1...1_000_000) }
+        configuration.perIPConnectionLimit = try setting(
+            perIPConnectionLimit, "--per-ip-connection-limit", "OFFLOAD_PER_IP_CONNECTION_LIMIT",
+            default: configuration.perIPConnectionLimit
+        ) { try ConfigurationValue.integer($0, in: 0...1_000_000) }
+        configuration.maxHeaderBytes = try setting(
+            maxHeaderSize, "--max-header-size", "OFFLOAD_MAX_HEADER_SIZE", default: configuration.maxHeaderBytes
+        ) {
+            let bytes = try ConfigurationValue.byteSize($0)
+            guard (1024...(1 << 20)).contains(bytes) else { throw ValidationError("must be from 1KiB to 1MiB") }
+            return bytes
+        }
+        configuration.maxBatchItems = try setting(
+            maxBatch, "--max-batch", "OFFLOAD_MAX_BATCH", default: configuration.maxBatchItems
+        ) { try ConfigurationValue.integer($0, in: 1...1000) }
         configuration.connectionTimeoutSeconds = try setting(
             connectionTimeout, "--connection-timeout", "OFFLOAD_CONNECTION_TIMEOUT",
             default: configuration.connectionTimeoutSeconds
@@ -228,6 +256,27 @@ struct OffloadHTTPCommand: ParsableCommand {
             return text == "json"
         }
         return (configuration, shutdown, level, json)
+    }
+
+    /// Keys, the auth token and the TLS credentials, from files only their owner can read.
+    private func loadSecrets(into configuration: inout ServerConfiguration) throws {
+        let environment = ProcessInfo.processInfo.environment
+        if let keyFile = keyFile ?? environment["OFFLOAD_KEY_FILE"] {
+            configuration.keys = try KeyRing.load(file: keyFile, defaultName: defaultKey ?? environment["OFFLOAD_DEFAULT_KEY"])
+        }
+        if let tokenFile = authTokenFile ?? environment["OFFLOAD_AUTH_TOKEN_FILE"] {
+            configuration.authToken = try AuthToken.load(file: tokenFile)
+        }
+        let certificate = tlsCert ?? environment["OFFLOAD_TLS_CERT"]
+        let key = tlsKey ?? environment["OFFLOAD_TLS_KEY"]
+        switch (certificate, key) {
+        case (let certificate?, let key?):
+            configuration.tls = try TLSCredentials.load(certificate: certificate, key: key)
+        case (nil, nil):
+            break
+        default:
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
     }
 
     /// The option's value from the command line, else the environment, else the default.

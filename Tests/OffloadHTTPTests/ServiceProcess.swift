@@ -24,16 +24,23 @@ final class ServiceProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        // The first log line says which port was picked.
+        // The "listening" log line says which port was picked (so the log level must show info).
         var port: Int?
         let reader = output.fileHandleForReading
+        let flags = fcntl(reader.fileDescriptor, F_GETFL)
+        _ = fcntl(reader.fileDescriptor, F_SETFL, flags | O_NONBLOCK)
         let deadline = Date().addingTimeInterval(20)
-        while port == nil && Date() < deadline {
-            let data = reader.availableData
-            if data.isEmpty { break }
-            log += String(decoding: data, as: UTF8.self)
-            if let match = log.firstMatch(of: /"?port"?[=:]"?(\d+)/) { port = Int(match.1) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while port == nil && Date() < deadline && process.isRunning {
+            let count = read(reader.fileDescriptor, &buffer, buffer.count)
+            if count > 0 {
+                log += String(decoding: buffer[0..<count], as: UTF8.self)
+                if let match = log.firstMatch(of: /"?port"?[=:]"?(\d+)/) { port = Int(match.1) }
+            } else {
+                usleep(10_000)
+            }
         }
+        _ = fcntl(reader.fileDescriptor, F_SETFL, flags)
         guard let port else {
             process.terminate()
             throw ServiceError("offload-http did not report its port; it printed: \(log)")

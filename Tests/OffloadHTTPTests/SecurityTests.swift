@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+@testable import OffloadHTTP
+
+@Suite struct BearerTokenAuth {
+    static let token = "s3cr3t-token-0123456789abcdef"
+
+    @Test func everyRouteButHealthAndReadinessNeedsTheToken() async throws {
+        try await withServer({ $0.authToken = try! AuthToken(Self.token) }) { server in
+            for path in ["/jobs", "/keys", "/metrics", "/openapi.yaml", "/nowhere"] {
+                let missing = try await server.get(path)
+                #expect(missing.status == 401, "\(path)")
+                #expect(missing.errorCode == "unauthorized")
+                #expect(missing.headers["www-authenticate"] == #"Bearer realm="offload-http""#)
+            }
+            let posted = try await server.post("/encrypt", "ASYNC-OK")
+            #expect(posted.status == 401)
+            let wrong = try await server.request("GET", "/jobs", headers: ["Authorization": "Bearer not-the-token-at-all"])
+            #expect(wrong.status == 401)
+            #expect(wrong.headers["www-authenticate"] == #"Bearer realm="offload-http", error="invalid_token""#)
+            let prefix = try await server.request("GET", "/jobs", headers: ["Authorization": "Bearer " + Self.token.dropLast()])
+            #expect(prefix.status == 401, "a prefix of the token is not the token")
+            let basic = try await server.request("GET", "/jobs", headers: ["Authorization": "Basic " + Self.token])
+            #expect(basic.status == 401)
+            for path in ["/healthz", "/readyz"] {
+                let probe = try await server.get(path)
+                #expect(probe.status == 200, "\(path)")
+            }
+            let authorized = try await server.request(
+                "POST", "/encrypt", body: Data("ASYNC-OK".utf8), headers: ["Authorization": "Bearer " + Self.token])
+            #expect(authorized.status == 200)
+            #expect(authorized.json["output_hex"] as? String == "ebf9f3e4e987e5e1")
+            #expect(server.server.engine.store.counts.completed == 1, "refused requests made no job")
+        }
+    }
+
+    @Test func tokensMustBeLongAndTokenFilesPrivate() throws {
+        #expect(throws: ServerError.self) { try AuthToken("short") }
+        #expect(throws: ServerError.self) { try AuthToken("has spaces in it, which headers mangle") }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID())").path
+        defer { unlink(path) }
+        try (Self.token + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        #expect(throws: ServerError.self) { try AuthToken.load(file: path) }
+        chmod(path, 0o600)
+        #expect(try AuthToken.load(file: path).accepts(authorization: "Bearer " + Self.token))
+    }
+}
+
+/// Runs a command and returns its exit status and standard output.
+func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+@Suite struct HTTPS {
+    @Test func theServiceSpeaksHTTPSWithTheGivenCertificate() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (certificate, key) = ("\(folder)/cert.pem", "\(folder)/key.pem")
+        let made = try run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ])
+        #expect(made.status == 0)
+        chmod(key, 0o600)
+        let credentials = try TLSCredentials.load(certificate: certificate, key: key)
+        try await withServer({ $0.tls = credentials }) { server in
+            let port = String(server.port)
+            let secure = try run("/usr/bin/curl", [
+                "-s", "--cacert", certificate, "-d", "ASYNC-OK", "https://127.0.0.1:\(port)/encrypt",
+            ])
+            #expect(secure.status == 0)
+            #expect(secure.output.contains(#""output_hex":"ebf9f3e4e987e5e1""#))
+            let untrusted = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "https://127.0.0.1:\(port)/healthz"])
+            #expect(untrusted.status != 0, "a client that does not trust the certificate refuses it")
+            let plain = try run("/usr/bin/curl", ["-s", "-m", "5", "http://127.0.0.1:\(port)/healthz"])
+            #expect(!plain.output.contains("\"ok\""), "plain HTTP gets no answer")
+        }
+    }
+
+    @Test func aKeyFileOthersCanReadIsRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("key-\(UUID()).pem").path
+        defer { unlink(path) }
+        try "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        #expect(throws: ServerError.self) { try TLSCredentials.load(certificate: path, key: path) }
+    }
+}
+
+@Suite struct ConnectionLimits {
+    @Test func connectionsBeyondThePerIPLimitAreClosedAtOnce() async throws {
+        try await withServer({ $0.perIPConnectionLimit = 2 }) { server in
+            let held = try (0..<2).map { _ in try RawConnection(port: server.port) }
+            // Let the daemon accept the two before the third arrives.
+            try await Task.sleep(for: .milliseconds(100))
+            let clock = ContinuousClock()
+            let start = clock.now
+            let refused = try rawExchange(
+                port: server.port, Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            #expect(refused.isEmpty, "the third connection got: \(refused.prefix(40))")
+            #expect(clock.now - start < .seconds(2), "it was closed, not left waiting")
+            _ = held.count
+        }
+    }
+}
