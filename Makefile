@@ -1,8 +1,10 @@
 # The two commands of the README: `make run` and `make test`. Each installs what is missing first.
 SWIFT ?= swift
 ARGS ?=
+EXAMPLES ?= 100
+FUZZ_SECONDS ?= 60
 
-.PHONY: deps build run test container-test deploy-check ci clean
+.PHONY: deps build run test asan-test api-fuzz fuzz container-test deploy-check ci clean
 
 deps:
 	@scripts/install-deps
@@ -20,6 +22,19 @@ test: deps
 	$(SWIFT) test --no-parallel
 	python3 -m pytest -q tests/api
 
+# The suite under AddressSanitizer (and LeakSanitizer; .ci/lsan.supp lists the test
+# harness's own leaks).
+asan-test: deps
+	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan --no-parallel
+
+# libFuzzer on the request parsing code for FUZZ_SECONDS.
+fuzz: deps
+	scripts/fuzz-parser $(FUZZ_SECONDS)
+
+# Property-based API fuzzing with schemathesis against the served OpenAPI document.
+api-fuzz: deps
+	scripts/api-fuzz $(EXAMPLES)
+
 # Builds the image, runs it, checks it, removes it (podman or docker; works offline).
 container-test:
 	scripts/container-smoke
@@ -29,8 +44,13 @@ deploy-check:
 	@python3 -c "import kubernetes_validate" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check kubernetes-validate
 	kubernetes-validate --strict deploy/kubernetes/*.yaml
 
-# What CI runs: the tests, the container smoke test, the manifests.
-ci: test container-test deploy-check
+# What CI runs (.ci/run), with shorter fuzzing.
+ci: test
+	$(MAKE) api-fuzz EXAMPLES=50
+	$(MAKE) asan-test
+	$(MAKE) fuzz FUZZ_SECONDS=30
+	$(MAKE) container-test
+	$(MAKE) deploy-check
 
 clean:
 	rm -rf .build

@@ -27,7 +27,8 @@ public struct EngineConfiguration: Sendable {
     public var device: DeviceConfiguration
     /// Finished jobs kept for `GET /jobs`; older ones are forgotten.
     public var retainedFinishedJobs: Int
-    /// Measures the fibres' stack use (a diagnostic; costs a 22 KiB memset per job).
+    /// Measures the fibres' stack use (a diagnostic; costs a 22 KiB memset per job; off under
+    /// AddressSanitizer).
     public var measuresFibreStack: Bool
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount,

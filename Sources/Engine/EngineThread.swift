@@ -149,7 +149,7 @@ final class EngineDiagnostics: Sendable {
     let stackGauge: FibreStackGauge?
 
     init(measuresFibreStack: Bool) {
-        stackGauge = measuresFibreStack ? FibreStackGauge() : nil
+        stackGauge = measuresFibreStack && FibreStackGauge.isSupported ? FibreStackGauge() : nil
     }
 }
 

@@ -1,9 +1,14 @@
+import Glibc
 import Synchronization
 
 /// Measures how much of its 32 KiB fibre stack a job really uses, by painting the stack
 /// below the job function's frame at entry and finding, at the end, the lowest byte that
 /// was written. A diagnostic for tests and benchmarks; off in normal service.
 final class FibreStackGauge: Sendable {
+    /// False under AddressSanitizer, which keeps frames elsewhere and poisons the memory the
+    /// gauge paints and reads: the gauge then stays off.
+    static let isSupported = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") == nil
+
     /// How far below the entry frame the paint reaches. Job functions start within a few
     /// hundred bytes of the top of OpenSSL's 32 KiB stack, so this stays inside it.
     static let paintedBytes = 24 * 1024

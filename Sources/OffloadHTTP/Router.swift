@@ -155,6 +155,13 @@ struct Router: Sendable {
     }
 
     private func listJobs(_ query: [(name: String, value: String)]) throws(APIError) -> HTTPResponse {
+        let (status, limit) = try Self.jobListQuery(query)
+        let (jobs, counts) = engine.store.list(status: status, limit: limit)
+        return .json(200, JobJSON.list(jobs, counts: counts))
+    }
+
+    /// `?status=` and `?limit=` of `GET /jobs`.
+    static func jobListQuery(_ query: [(name: String, value: String)]) throws(APIError) -> (JobStatus?, Int) {
         var status: JobStatus?
         var limit = 100
         for (name, value) in query {
@@ -175,8 +182,7 @@ struct Router: Sendable {
                 throw .badRequest("unknown_parameter", "Unknown query parameter '\(name)'; use status and limit.")
             }
         }
-        let (jobs, counts) = engine.store.list(status: status, limit: limit)
-        return .json(200, JobJSON.list(jobs, counts: counts))
+        return (status, limit)
     }
 
     private func job(_ id: String) throws(APIError) -> HTTPResponse {

@@ -286,7 +286,8 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
     }
 }
 
-@Suite struct FibreStack {
+@Suite(.enabled(if: FibreStackGauge.isSupported, "AddressSanitizer moves and poisons stack memory"))
+struct FibreStack {
     @Test func theJobFunctionUsesFarLessThanTheFibresThirtyTwoKiB() async throws {
         let deepest = try await withEngine(configuration(latency: .milliseconds(1), measuresFibreStack: true)) { engine in
             let records = await engine.runAll((0..<20).map { _ in JobRequest(input: Array(repeating: 9, count: 4096)) })
