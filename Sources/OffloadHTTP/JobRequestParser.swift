@@ -62,7 +62,7 @@ struct JobRequestParser {
                 "unknown_parameter",
                 "Unknown query parameter '\(parameter.name)'; with a JSON body, put every field in the body.")
         }
-        guard (try? String(validating: request.body, as: UTF8.self)) != nil else {
+        guard String(validating: request.body, as: UTF8.self) != nil else {
             throw APIError(
                 status: 415, code: "unsupported_media_type",
                 message: "The body is declared application/json but is not UTF-8 text.")

@@ -106,7 +106,8 @@ struct OffloadHTTPCommand: ParsableCommand {
     var logLevel: String?
 
     func run() throws {
-        var (configuration, shutdownTimeout, level, json) = try resolveConfiguration()
+        let (resolved, shutdownTimeout, level, json) = try resolveConfiguration()
+        var configuration = resolved
         LoggingSystem.bootstrap { label in
             if json {
                 var handler = JSONLogHandler(label: label)
