@@ -22,11 +22,7 @@ struct APIError: Error, Sendable {
     var response: HTTPResponse {
         var json = JSONWriter()
         json.beginObject()
-        json.key("error")
-        json.beginObject()
-        json.field("code", code)
-        json.field("message", message)
-        json.endObject()
+        json.errorField(code: code, message: message)
         json.endObject()
         return .json(status, json.bytes, headers: headers)
     }

@@ -101,6 +101,15 @@ struct JSONWriter {
         bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 
+    /// `"error": {"code": ..., "message": ...}`, the API's error object.
+    mutating func errorField(code: String, message: String) {
+        key("error")
+        beginObject()
+        field("code", code)
+        field("message", message)
+        endObject()
+    }
+
     mutating func field(_ name: StaticString, _ value: String) { key(name); string(value) }
     mutating func field(_ name: StaticString, _ value: Int) { key(name); int(value) }
     mutating func field(_ name: StaticString, _ value: Int?) {

@@ -21,11 +21,7 @@ enum JobJSON {
             case .failure(let error):
                 json.beginObject()
                 json.field("status", JobStatus.failed.rawValue)
-                json.key("error")
-                json.beginObject()
-                json.field("code", error.code)
-                json.field("message", error.message)
-                json.endObject()
+                json.errorField(code: error.code, message: error.message)
                 json.endObject()
             }
         }
@@ -82,11 +78,7 @@ enum JobJSON {
         duration("total", from: record.createdAt, to: record.completedAt, to: &json)
         json.endObject()
         if let error = record.error {
-            json.key("error")
-            json.beginObject()
-            json.field("code", error.code)
-            json.field("message", error.message)
-            json.endObject()
+            json.errorField(code: error.code, message: error.message)
         }
         json.endObject()
     }

@@ -74,21 +74,22 @@ final class ServiceMetrics: Sendable {
     }
 
     private func counter(_ name: String, _ labels: [(String, String)]) -> CoreMetrics.Counter {
-        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        return counters.withLock { counters in
-            if let existing = counters[key] { return existing }
-            let made = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
-            counters[key] = made
-            return made
-        }
+        Self.handle(name, labels, in: counters) { CoreMetrics.Counter(label: name, dimensions: labels, factory: factory) }
     }
 
     private func timer(_ name: String, _ labels: [(String, String)]) -> CoreMetrics.Timer {
+        Self.handle(name, labels, in: timers) { CoreMetrics.Timer(label: name, dimensions: labels, factory: factory) }
+    }
+
+    /// The handle for `name` and `labels`, made once.
+    private static func handle<Handle>(
+        _ name: String, _ labels: [(String, String)], in cache: borrowing Mutex<[String: Handle]>, make: () -> Handle
+    ) -> Handle {
         let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        return timers.withLock { timers in
-            if let existing = timers[key] { return existing }
-            let made = CoreMetrics.Timer(label: name, dimensions: labels, factory: factory)
-            timers[key] = made
+        return cache.withLock { cache in
+            if let existing = cache[key] { return existing }
+            let made = make()
+            cache[key] = made
             return made
         }
     }
