@@ -18,7 +18,7 @@ final class Exchange: @unchecked Sendable {
     /// For the request log line: when the request began, its answer's status, its job.
     let startedAt = ContinuousClock.now
     var status: Int?
-    var jobID: String?
+    var jobID: UUID?
     private let finishedResponse = Mutex<HTTPResponse?>(nil)
 
     init(connection: OpaquePointer, request: HTTPRequest) {
@@ -196,7 +196,7 @@ final class Daemon: Sendable {
                     metrics.jobFinished(record)
                     exchange.finish(with: Router.response(for: record))
                 }
-                exchange.jobID = record.id.uuidString.lowercased()
+                exchange.jobID = record.id
             } catch {
                 exchange.finish(with: refusal(error))
             }
@@ -214,7 +214,7 @@ final class Daemon: Sendable {
         do {
             let record = try engine.submit(request) { metrics.jobFinished($0) }
             let id = record.id.uuidString.lowercased()
-            exchange.jobID = id
+            exchange.jobID = record.id
             return .json(202, JobJSON.job(record), headers: [
                 ("Location", "/jobs/\(id)"), ("Preference-Applied", "respond-async"),
             ])
@@ -335,7 +335,7 @@ final class Daemon: Sendable {
             "http.status": exchange.status.map { "\($0)" } ?? "-",
             "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000 + elapsed.components.seconds * 1_000_000) / 1000)",
         ]
-        if let jobID = exchange.jobID { metadata["job.id"] = "\(jobID)" }
+        if let jobID = exchange.jobID { metadata["job.id"] = "\(jobID.uuidString.lowercased())" }
         if code != .REQUEST_TERMINATED_COMPLETED_OK { metadata["http.outcome"] = "\(Self.describe(code))" }
         logger.info("request", metadata: metadata)
     }

@@ -24,8 +24,8 @@ public struct ServerConfiguration: Sendable {
     /// Idle seconds before a connection is closed (a suspended one never times out), so that
     /// slow clients (slowloris) cannot hold connections.
     public var connectionTimeoutSeconds = 30
-    /// Largest request line plus headers; larger ones are refused by libmicrohttpd.
-    public var maxHeaderBytes = 16 * 1024
+    /// Largest request line plus headers; larger ones are refused by libmicrohttpd (431).
+    public var maxHeaderBytes = 8 * 1024
     /// Most items in one batch.
     public var maxBatchItems = 1000
     /// When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`.

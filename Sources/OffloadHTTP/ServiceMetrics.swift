@@ -6,11 +6,21 @@ import Synchronization
 /// The service's Prometheus metrics, through swift-metrics with a registry of its own (not
 /// the process-wide one, so that several servers in one process, as in the tests, stay apart).
 final class ServiceMetrics: Sendable {
+    private enum Metric: Hashable {
+        case requests, jobs, jobDuration, deviceDuration
+    }
+
+    /// A metric and its label values: the key of a handle made once.
+    private struct HandleKey: Hashable {
+        let metric: Metric
+        let values: [String]
+    }
+
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
-    /// Handles already made, by name and labels: making one takes the registry's lock and a lookup.
-    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+    /// Handles already made: making one takes the registry's lock and builds its name.
+    private let counters = Mutex<[HandleKey: CoreMetrics.Counter]>([:])
+    private let timers = Mutex<[HandleKey: CoreMetrics.Timer]>([:])
     private let jobsInFlight: CoreMetrics.Gauge
     private let jobsQueued: CoreMetrics.Gauge
     private let deviceRing: CoreMetrics.Gauge
@@ -32,23 +42,29 @@ final class ServiceMetrics: Sendable {
 
     /// One HTTP request answered.
     func requestAnswered(route: String, method: String, status: Int) {
-        counter("offload_http_requests_total", [("route", route), ("method", method), ("status", String(status))])
-            .increment()
+        let status = String(status)
+        Self.handle(HandleKey(metric: .requests, values: [route, method, status]), in: counters) {
+            CoreMetrics.Counter(
+                label: "offload_http_requests_total",
+                dimensions: [("route", route), ("method", method), ("status", status)], factory: factory)
+        }.increment()
     }
 
     /// One job finished: counted by algorithm, operation and final status, with its durations.
     func jobFinished(_ record: JobRecord) {
-        let labels = [
-            ("algorithm", record.algorithm.rawValue), ("operation", record.operation.rawValue),
-            ("status", record.status.rawValue), ("error", record.error?.code ?? ""),
-        ]
-        counter("offload_jobs_total", labels).increment()
+        let algorithm = record.algorithm.rawValue
+        let values = [algorithm, record.operation.rawValue, record.status.rawValue, record.error?.code ?? ""]
+        Self.handle(HandleKey(metric: .jobs, values: values), in: counters) {
+            CoreMetrics.Counter(
+                label: "offload_jobs_total",
+                dimensions: Array(zip(["algorithm", "operation", "status", "error"], values)), factory: factory)
+        }.increment()
         if let completed = record.completedAt {
-            timer("offload_job_duration_seconds", [("algorithm", record.algorithm.rawValue)])
+            timer(.jobDuration, "offload_job_duration_seconds", algorithm: algorithm)
                 .recordNanoseconds(Int64(record.createdAt.nanoseconds(until: completed)))
         }
         if let device = record.deviceNanoseconds {
-            timer("offload_device_duration_seconds", [("algorithm", record.algorithm.rawValue)])
+            timer(.deviceDuration, "offload_device_duration_seconds", algorithm: algorithm)
                 .recordNanoseconds(Int64(device))
         }
     }
@@ -73,20 +89,17 @@ final class ServiceMetrics: Sendable {
         return registry.emitToBuffer()
     }
 
-    private func counter(_ name: String, _ labels: [(String, String)]) -> CoreMetrics.Counter {
-        Self.handle(name, labels, in: counters) { CoreMetrics.Counter(label: name, dimensions: labels, factory: factory) }
+    private func timer(_ metric: Metric, _ name: String, algorithm: String) -> CoreMetrics.Timer {
+        Self.handle(HandleKey(metric: metric, values: [algorithm]), in: timers) {
+            CoreMetrics.Timer(label: name, dimensions: [("algorithm", algorithm)], factory: factory)
+        }
     }
 
-    private func timer(_ name: String, _ labels: [(String, String)]) -> CoreMetrics.Timer {
-        Self.handle(name, labels, in: timers) { CoreMetrics.Timer(label: name, dimensions: labels, factory: factory) }
-    }
-
-    /// The handle for `name` and `labels`, made once.
+    /// The handle for `key`, made once.
     private static func handle<Handle>(
-        _ name: String, _ labels: [(String, String)], in cache: borrowing Mutex<[String: Handle]>, make: () -> Handle
+        _ key: HandleKey, in cache: borrowing Mutex<[HandleKey: Handle]>, make: () -> Handle
     ) -> Handle {
-        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        return cache.withLock { cache in
+        cache.withLock { cache in
             if let existing = cache[key] { return existing }
             let made = make()
             cache[key] = made

@@ -69,7 +69,7 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Connections open at once from one IP address; 0 is no limit. [env: OFFLOAD_PER_IP_CONNECTION_LIMIT] (default: 1024)")
     var perIPConnectionLimit: String?
 
-    @Option(help: "Largest request line and headers, such as 16KiB. [env: OFFLOAD_MAX_HEADER_SIZE] (default: 16KiB)")
+    @Option(help: "Largest request line and headers, such as 8KiB. [env: OFFLOAD_MAX_HEADER_SIZE] (default: 8KiB)")
     var maxHeaderSize: String?
 
     @Option(help: "Most items in one batch, up to 1000. [env: OFFLOAD_MAX_BATCH] (default: 1000)")
