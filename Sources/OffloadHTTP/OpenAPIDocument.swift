@@ -11,6 +11,9 @@ info:
     simulated hardware accelerator; the answer is the job with its output in hex.
 servers:
   - url: http://localhost:8080
+security:
+  - {}
+  - bearer: []
 paths:
   /encrypt:
     post:
@@ -28,6 +31,7 @@ paths:
       requestBody:
         $ref: '#/components/requestBodies/JobInput'
       responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
         '200': {$ref: '#/components/responses/JobOrBatch'}
         '202': {$ref: '#/components/responses/Accepted'}
         '400': {$ref: '#/components/responses/BadRequest'}
@@ -52,6 +56,7 @@ paths:
       requestBody:
         $ref: '#/components/requestBodies/JobInput'
       responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
         '200': {$ref: '#/components/responses/JobOrBatch'}
         '202': {$ref: '#/components/responses/Accepted'}
         '400': {$ref: '#/components/responses/BadRequest'}
@@ -74,6 +79,7 @@ paths:
           in: query
           schema: {type: integer, minimum: 1, maximum: 1000, default: 100}
       responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
         '200':
           description: The jobs.
           content:
@@ -91,6 +97,7 @@ paths:
           required: true
           schema: {type: string, format: uuid}
       responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
         '200':
           description: The job.
           content:
@@ -104,6 +111,7 @@ paths:
       operationId: listKeys
       summary: The key names and their algorithms, never key bytes.
       responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
         '200':
           description: The keys.
           content:
@@ -157,6 +165,7 @@ paths:
       operationId: metrics
       summary: Prometheus text exposition.
       responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
         '200':
           description: The metrics.
           content:
@@ -168,6 +177,7 @@ paths:
       operationId: openAPI
       summary: This document.
       responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
         '200':
           description: The OpenAPI document.
           content:
@@ -175,6 +185,11 @@ paths:
               schema: {type: string}
         '405': {$ref: '#/components/responses/MethodNotAllowed'}
 components:
+  securitySchemes:
+    bearer:
+      type: http
+      scheme: bearer
+      description: Needed on every route but /healthz and /readyz when the service runs with --auth-token-file.
   parameters:
     Algorithm:
       name: algorithm
@@ -236,6 +251,14 @@ components:
               - $ref: '#/components/schemas/Job'
     Error:
       description: An error.
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/Error'}
+    Unauthorized:
+      description: An auth token is configured and the request lacks it or has another.
+      headers:
+        WWW-Authenticate:
+          schema: {type: string}
       content:
         application/json:
           schema: {$ref: '#/components/schemas/Error'}

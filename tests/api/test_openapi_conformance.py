@@ -143,3 +143,16 @@ def test_an_unknown_path_is_404_with_an_error_body(service):
     assert reply.status_code == 404
     jsonschema.validate(reply.json(), {"type": "object", "required": ["error"],
                                        "properties": {"error": {"required": ["code", "message"]}}})
+
+
+def test_answers_of_a_service_with_a_token_match_the_document(auth_service, spec):
+    from conftest import TOKEN
+    refused = call(auth_service, "GET", "/jobs")
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    check(spec, "GET", "/jobs", refused)
+    check(spec, "POST", "/encrypt", call(auth_service, "POST", "/encrypt", data=b"x"))
+    allowed = call(auth_service, "POST", "/encrypt", data=b"ASYNC-OK", headers={"Authorization": "Bearer " + TOKEN})
+    assert allowed.status_code == 200
+    check(spec, "POST", "/encrypt", allowed)
+    check(spec, "GET", "/healthz", call(auth_service, "GET", "/healthz"))
