@@ -54,7 +54,7 @@ public struct EngineConfiguration: Sendable {
     }
 
     func validate() throws {
-        func invalid(_ message: String) -> EngineError { EngineError(code: "invalid_configuration", message: message) }
+        let invalid = EngineError.invalidConfiguration
         guard threads >= 1 else { throw invalid("At least one engine thread is needed.") }
         guard maxJobsPerThread >= 1 else { throw invalid("The job pool needs room for at least one job.") }
         guard maxQueuedJobsPerThread >= 0 else { throw invalid("The job queue bound cannot be negative.") }
@@ -127,11 +127,6 @@ public final class Engine: Sendable {
     /// Jobs submitted and not yet finished, over all engine threads.
     public var jobsInFlight: Int {
         threads.reduce(0) { $0 + $1.load.load(ordering: .relaxed) }
-    }
-
-    /// Jobs submitted and not yet finished, per engine thread.
-    public var jobsInFlightPerThread: [Int] {
-        threads.map { $0.load.load(ordering: .relaxed) }
     }
 
     /// True when every engine thread's job pool is full, so new jobs queue, or the device ring is full.

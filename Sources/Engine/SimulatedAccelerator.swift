@@ -31,7 +31,7 @@ public struct DeviceConfiguration: Sendable {
     }
 
     func validate() throws {
-        func invalid(_ message: String) -> EngineError { EngineError(code: "invalid_configuration", message: message) }
+        let invalid = EngineError.invalidConfiguration
         guard latency >= .zero else { throw invalid("The device latency cannot be negative.") }
         guard units >= 1 else { throw invalid("The device needs at least one unit.") }
         guard queueDepth >= 1 else { throw invalid("The device queue needs at least one entry.") }
@@ -311,7 +311,6 @@ struct DueQueue<Element> {
 
     var first: Element? { heap.first }
     var isEmpty: Bool { heap.isEmpty }
-    var count: Int { heap.count }
 
     mutating func insert(_ element: Element) {
         heap.append(element)

@@ -13,6 +13,10 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(code): \(message)" }
 
+    static func invalidConfiguration(_ message: String) -> EngineError {
+        EngineError(code: "invalid_configuration", message: message)
+    }
+
     static func system(_ call: String, errno code: Int32 = errno) -> EngineError {
         EngineError(code: "system_error", message: "\(call) failed: \(String(cString: strerror(code)))")
     }
@@ -61,11 +65,6 @@ final class MonotonicTimer: Sendable {
             it_interval: timespec(tv_sec: 0, tv_nsec: 0),
             it_value: timespec(tv_sec: Int(due / 1_000_000_000), tv_nsec: Int(due % 1_000_000_000)))
         _ = timerfd_settime(fd, Int32(TFD_TIMER_ABSTIME), &spec, nil)
-    }
-
-    func disarm() {
-        var spec = itimerspec()
-        _ = timerfd_settime(fd, 0, &spec, nil)
     }
 
     func consume() {

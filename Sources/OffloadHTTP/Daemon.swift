@@ -14,6 +14,8 @@ import Synchronization
 final class Exchange: @unchecked Sendable {
     let connection: OpaquePointer
     var request: HTTPRequest
+    /// The route the path names, looked up once for authorization and metrics.
+    let route: Router.Route?
     var bodyTooLarge = false
     /// For the request log line: when the request began, its answer's status, its job.
     let startedAt = ContinuousClock.now
@@ -24,6 +26,7 @@ final class Exchange: @unchecked Sendable {
     init(connection: OpaquePointer, request: HTTPRequest) {
         self.connection = connection
         self.request = request
+        self.route = Router.Route(path: request.path)
     }
 
     /// Stores the answer of a suspended request and wakes its connection. Any thread.
@@ -284,7 +287,7 @@ final class Daemon: Sendable {
                 "The request has several Content-Length headers, or Content-Length with Transfer-Encoding."
             ).response, for: exchange)
         }
-        if let authToken, Router.Route(path: url)?.needsAuthorization ?? true {
+        if let authToken, exchange.route?.needsAuthorization ?? true {
             let authorization = header("Authorization", of: connection)
             guard authToken.accepts(authorization: authorization) else {
                 // Answered before the body is read, as for 413.
@@ -354,7 +357,7 @@ final class Daemon: Sendable {
     private func queue(_ response: HTTPResponse, for exchange: Exchange) -> MHD_Result {
         exchange.status = response.status
         metrics.requestAnswered(
-            route: Router.Route(path: exchange.request.path)?.template ?? "unmatched",
+            route: exchange.route?.template ?? "unmatched",
             method: exchange.request.method, status: response.status)
         let created = response.body.withUnsafeBytes { body in
             MHD_create_response_from_buffer(

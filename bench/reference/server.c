@@ -121,6 +121,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     latency_ns = strtoull(argv[2], NULL, 10) * 1000u;
+    // Blocked before any thread starts, so that every thread inherits the mask and the
+    // signals reach sigwait below.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
     pthread_condattr_t attributes;
     pthread_condattr_init(&attributes);
     pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
@@ -141,11 +148,6 @@ int main(int argc, char **argv) {
     }
     printf("reference server on port %s\n", argv[1]);
     fflush(stdout);
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
     int received;
     sigwait(&signals, &received);
     return 0;  // the process exits; suspended connections die with it
