@@ -4,7 +4,7 @@ ARGS ?=
 EXAMPLES ?= 100
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build run test asan-test api-fuzz fuzz container-test deploy-check ci clean
+.PHONY: deps build provider provider-speed run test asan-test api-fuzz fuzz container-test deploy-check ci clean
 
 deps:
 	@scripts/install-deps
@@ -13,18 +13,31 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product offload-http
 
+# The simulated accelerator as a loadable OpenSSL provider module, where OPENSSL_MODULES can
+# find it: OPENSSL_MODULES=.build/release/ossl-modules openssl ... -provider offloadsim
+provider: deps
+	$(SWIFT) build -c release --product offloadsim
+	mkdir -p .build/release/ossl-modules
+	cp .build/release/liboffloadsim.so .build/release/ossl-modules/offloadsim.so
+
+# `openssl speed` with 64 ASYNC jobs against 1, through the module (bench/provider-speed).
+provider-speed: provider
+	bench/provider-speed
+
 run: build
 	.build/release/offload-http $(ARGS)
 
 # One test at a time: the suite starts real servers and child processes, and on two cores a
 # parallel run starves the timing bounds that prove overlap.
 test: deps
+	$(SWIFT) build --product offloadsim  # the module tests load it into openssl
 	$(SWIFT) test --no-parallel
 	python3 -m pytest -q tests/api
 
 # The suite under AddressSanitizer (and LeakSanitizer; .ci/lsan.supp lists the test
 # harness's own leaks).
 asan-test: deps
+	$(SWIFT) build --product offloadsim
 	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan --no-parallel
 
 # libFuzzer on the request parsing code for FUZZ_SECONDS.

@@ -8,6 +8,9 @@ let package = Package(
         .executable(name: "offload-http", targets: ["offload-http"]),
         .library(name: "OffloadHTTP", targets: ["OffloadHTTP"]),
         .library(name: "Engine", targets: ["Engine"]),
+        // The simulated accelerator as a loadable OpenSSL provider module (`make provider`
+        // installs it as .build/release/ossl-modules/offloadsim.so).
+        .library(name: "offloadsim", type: .dynamic, targets: ["OffloadSimModule"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,9 +30,21 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .systemLibrary(name: "CLinux"),
+        // The simulated accelerator and its OpenSSL provider, in C: it runs on ASYNC fibres
+        // inside any program that loads it (see Sources/OffloadSim/include/offloadsim.h).
+        .target(
+            name: "OffloadSim",
+            linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("pthread")]
+        ),
+        .target(name: "OffloadSimModule", dependencies: ["OffloadSim"]),
+        // The job body that runs on the fibre (see Sources/CCipherJob/include/cipher_job.h).
+        .target(
+            name: "CCipherJob",
+            linkerSettings: [.linkedLibrary("crypto")]
+        ),
         .target(
             name: "Engine",
-            dependencies: ["COpenSSL", "CLinux"]
+            dependencies: ["COpenSSL", "CLinux", "OffloadSim", "CCipherJob"]
         ),
         .target(
             name: "OffloadHTTP",

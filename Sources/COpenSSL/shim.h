@@ -6,5 +6,14 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/crypto.h>
+#include <openssl/provider.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+
+/// ERR_GET_REASON is a function-like macro, which Swift cannot call.
+static inline int COpenSSL_error_reason(unsigned long error)
+{
+    return ERR_GET_REASON(error);
+}
 
 #endif

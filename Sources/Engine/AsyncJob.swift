@@ -1,31 +1,33 @@
+internal import CCipherJob
 internal import COpenSSL
+internal import OffloadSim
 import Foundation
 import Glibc
 
-/// An `ASYNC_WAIT_CTX`, with the eventfd the device signals in fd mode. One engine thread owns
-/// it and reuses it for job after job, as accelerator engines keep one stable fd per context.
+/// An `ASYNC_WAIT_CTX`. One engine thread owns it and reuses it for job after job: a provider
+/// keeps its notification fd registered for the context's whole life (as QAT and offloadsim
+/// do), so the engine watches the context's fds under the context's `id`, not the job's.
 final class WaitContext {
     let handle: OpaquePointer
-    /// The eventfd of fd mode; nil in callback mode, where a job needs no fd.
-    let notifier: EventFD?
+    /// The epoll token of this context's fds.
+    let id: UInt64
+    /// The job using the context now.
+    var jobToken: UInt64?
+    /// Whether the context's fds are in the engine's epoll set.
+    var fdsWatched = true
+    /// The callback's argument (callback mode), kept alive as long as the context.
+    private var ticket: ResumeTicket?
 
-    init(notification: NotificationMode) throws {
+    init(id: UInt64) throws {
         guard let handle = ASYNC_WAIT_CTX_new() else {
             throw EngineError(code: "engine_error", message: "ASYNC_WAIT_CTX_new failed: \(openSSLErrors())")
         }
-        do {
-            notifier = notification == .fd ? try EventFD() : nil
-        } catch {
-            ASYNC_WAIT_CTX_free(handle)
-            throw error
-        }
         self.handle = handle
+        self.id = id
     }
 
+    /// Frees the context; the provider's cleanup closes its fds.
     deinit { ASYNC_WAIT_CTX_free(handle) }
-
-    /// The key this context's fd is registered under: the context object's address.
-    var key: UnsafeRawPointer { UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque()) }
 
     /// The fds added to and removed from the context since the job last started or resumed.
     func changedFDs() -> (added: [Int32], removed: [Int32]) {
@@ -43,65 +45,134 @@ final class WaitContext {
         return (added, removed)
     }
 
-    /// Unregisters the fd at the end of a job, so the next job's registration is reported as new.
-    func clearFD() {
-        _ = ASYNC_WAIT_CTX_clear_fd(handle, key)
+    /// Every fd the context holds.
+    func allFDs() -> [Int32] {
+        var count = 0
+        guard ASYNC_WAIT_CTX_get_all_fds(handle, nil, &count) == 1, count > 0 else { return [] }
+        var fds = [Int32](repeating: -1, count: count)
+        guard ASYNC_WAIT_CTX_get_all_fds(handle, &fds, &count) == 1 else { return [] }
+        return fds
     }
 
-    /// Callback mode: the device calls `ticket` through OpenSSL's wait-context callback.
+    /// Callback mode: the provider calls `ticket` through OpenSSL's wait-context callback.
     func setCallback(_ ticket: ResumeTicket) {
+        self.ticket = ticket
         _ = ASYNC_WAIT_CTX_set_callback(handle, resumeTicketCallback, Unmanaged.passUnretained(ticket).toOpaque())
     }
 
-    /// Fd mode: no callback, so the job registers its eventfd.
+    /// Fd mode: no callback, so the provider registers an fd.
     func clearCallback() {
+        ticket = nil
         _ = ASYNC_WAIT_CTX_set_callback(handle, nil, nil)
     }
 
-    /// Whether the job paused because the device ring was full (ASYNC_STATUS_EAGAIN).
-    var asksForRetry: Bool { ASYNC_WAIT_CTX_get_status(handle) == ASYNC_STATUS_EAGAIN }
+    /// Asks the built-in provider to fail the operation this context's job waits for when the
+    /// job is next resumed on this thread (or, with nil, withdraws the request).
+    static func failPendingOperation(of context: WaitContext?) {
+        offloadsim_fail_pending(context?.handle)
+    }
 }
 
-/// One job on an engine thread: the request, its ASYNC_JOB while it is paused, and the
-/// state machine its fibre runs. Confined to the engine thread that owns it.
+/// One job on an engine thread: its cipher operation, laid out in memory that stays put while
+/// the job is paused, and its ASYNC_JOB. Confined to the engine thread that owns it.
 final class AsyncJob {
-    enum Phase {
-        /// Not yet handed to the device.
-        case idle
-        /// Built, waiting for room in the device ring.
-        case submitting(DeviceOperation)
-        /// On the device; the fibre waits for the signal.
-        case submitted(DeviceOperation)
-        /// The device answered, or the job gave up.
-        case finished(outcome: DeviceOutcome, unit: Int?, deviceNanoseconds: UInt64?)
-    }
+    static let keyByteCount = 32
+    static let nonceByteCount = 12
+    static let tagByteCount = 16
 
     let submission: EngineSubmission
-    let device: SimulatedAccelerator
     let waitContext: WaitContext
-    let resumeTicket: ResumeTicket
-    let ringRetryLimit: Int
     let diagnostics: EngineDiagnostics
     /// The paused ASYNC_JOB, nil before the first start and after it finished.
     var handle: OpaquePointer?
-    var phase = Phase.idle
     var pauses = 0
     /// Set by the engine when the job must end now (its deadline passed, or shutdown ran out of
-    /// time); the fibre then ends the job with this error. OpenSSL has no cancel.
+    /// time); the job then ends with this error. OpenSSL has no cancel.
     var abort: EngineError?
-    private var ringRetries = 0
+    /// The client was answered (the job timed out in a provider that cannot be told to fail
+    /// it); the job is kept only until the provider lets it finish.
+    var detached = false
+    private let cipherContext: OpaquePointer
+    private let work: UnsafeMutablePointer<cipher_job>
+    /// key | nonce | tag | aad | input | output, all the job's bytes in one allocation.
+    private let memory: UnsafeMutableRawBufferPointer
     private var owningThread: pthread_t?
-    /// Where the fibre's stack was painted from, when the gauge is on.
-    private var paintedTop: UInt = 0
 
-    init(submission: EngineSubmission, device: SimulatedAccelerator, waitContext: WaitContext,
-         resumeTicket: ResumeTicket, ringRetryLimit: Int, diagnostics: EngineDiagnostics) {
+    /// Lays the operation out for the job. Fails when the request cannot run (a ciphertext too
+    /// short to hold a nonce and a tag), before any job is started.
+    init(submission: EngineSubmission, cipher: OpaquePointer, waitContext: WaitContext,
+         diagnostics: EngineDiagnostics) throws {
+        let request = submission.request
+        let isAEAD = request.algorithm.isAEAD
+        let opensSealed = isAEAD && request.operation == .decrypt
+        if opensSealed && request.input.count < Algorithm.aeadOverhead {
+            throw EngineError(
+                code: "invalid_ciphertext",
+                message: "The input is shorter than a nonce and a tag (\(Algorithm.aeadOverhead) bytes); it was not made by /encrypt.")
+        }
+        if isAEAD && request.key == nil {
+            throw EngineError(code: "missing_key", message: "\(request.algorithm.rawValue) needs a key.")
+        }
+        guard let cipherContext = EVP_CIPHER_CTX_new() else {
+            throw EngineError(code: "engine_error", message: "EVP_CIPHER_CTX_new failed: \(openSSLErrors())")
+        }
+        let dataCount = opensSealed ? request.input.count - Algorithm.aeadOverhead : request.input.count
+        let fixed = Self.keyByteCount + Self.nonceByteCount + Self.tagByteCount
+        memory = .allocate(byteCount: fixed + request.aad.count + 2 * dataCount + 1, alignment: 16)
+        memory.initializeMemory(as: UInt8.self, repeating: 0)
+        let base = memory.baseAddress!
+        let key = base
+        let nonce = key + Self.keyByteCount
+        let tag = nonce + Self.nonceByteCount
+        let aad = tag + Self.tagByteCount
+        let input = aad + request.aad.count
+        let output = input + dataCount
+        if let cipherKey = request.key { cipherKey.bytes.withUnsafeBytes { key.copyMemory(from: $0.baseAddress!, byteCount: Self.keyByteCount) } }
+        request.aad.withUnsafeBytes { if let source = $0.baseAddress { aad.copyMemory(from: source, byteCount: $0.count) } }
+        request.input.withUnsafeBytes { sealed in
+            guard let source = sealed.baseAddress else { return }
+            if opensSealed {
+                nonce.copyMemory(from: source, byteCount: Self.nonceByteCount)
+                input.copyMemory(from: source + Self.nonceByteCount, byteCount: dataCount)
+                tag.copyMemory(from: source + Self.nonceByteCount + dataCount, byteCount: Self.tagByteCount)
+            } else {
+                input.copyMemory(from: source, byteCount: dataCount)
+            }
+        }
+        if isAEAD && !opensSealed {
+            guard RAND_bytes(nonce.assumingMemoryBound(to: UInt8.self), Int32(Self.nonceByteCount)) == 1 else {
+                EVP_CIPHER_CTX_free(cipherContext)
+                memory.deallocate()
+                throw EngineError(code: "engine_error", message: "RAND_bytes failed: \(openSSLErrors())")
+            }
+        }
+        work = .allocate(capacity: 1)
+        work.initialize(to: cipher_job())
+        work.pointee.context = cipherContext
+        work.pointee.cipher = cipher
+        work.pointee.encrypt = request.operation == .encrypt ? 1 : 0
+        work.pointee.is_aead = isAEAD ? 1 : 0
+        work.pointee.key = isAEAD ? UnsafePointer(key.assumingMemoryBound(to: UInt8.self)) : nil
+        work.pointee.nonce = isAEAD ? UnsafePointer(nonce.assumingMemoryBound(to: UInt8.self)) : nil
+        work.pointee.aad = UnsafePointer(aad.assumingMemoryBound(to: UInt8.self))
+        work.pointee.aad_length = request.aad.count
+        work.pointee.input = UnsafePointer(input.assumingMemoryBound(to: UInt8.self))
+        work.pointee.input_length = dataCount
+        work.pointee.output = output.assumingMemoryBound(to: UInt8.self)
+        work.pointee.tag = tag.assumingMemoryBound(to: UInt8.self)
+        work.pointee.measures_stack = diagnostics.stackGauge != nil ? 1 : 0
+        self.cipherContext = cipherContext
         self.submission = submission
-        self.device = device
         self.waitContext = waitContext
-        self.resumeTicket = resumeTicket
-        self.ringRetryLimit = ringRetryLimit
         self.diagnostics = diagnostics
+    }
+
+    deinit {
+        EVP_CIPHER_CTX_free(cipherContext)
+        // The key and the data leave no copy behind in freed memory.
+        memset(memory.baseAddress!, 0, memory.count)
+        memory.deallocate()
+        work.deallocate()
     }
 
     enum StepResult {
@@ -120,12 +191,12 @@ final class AsyncJob {
         owningThread = current
         var fibreResult: Int32 = 0
         var job = handle
-        var context = Unmanaged.passUnretained(self).toOpaque()
+        var argument = UnsafeMutableRawPointer(work)
         // ASYNC_start_job copies `size` bytes of the arguments once, at start: hand it the
-        // address of our context pointer, not the context.
-        let status = withUnsafeMutablePointer(to: &context) { argument in
+        // address of the pointer to the job's work, not the work.
+        let status = withUnsafeMutablePointer(to: &argument) { pointer in
             ASYNC_start_job(
-                &job, waitContext.handle, &fibreResult, runJobOnFibre, argument,
+                &job, waitContext.handle, &fibreResult, cipher_job_run, pointer,
                 MemoryLayout<UnsafeMutableRawPointer>.size)
         }
         handle = job
@@ -134,8 +205,9 @@ final class AsyncJob {
             pauses += 1
             return .paused
         case ASYNC_FINISH:
+            if let stackGauge = diagnostics.stackGauge { stackGauge.record(work.pointee.deepest_stack_bytes) }
             if fibreResult == 1 { return .finished }
-            return .failed(EngineError(code: "engine_error", message: "The job could not be handed to the accelerator."))
+            return .failed(EngineError(code: "engine_error", message: "The job function did not run."))
         case ASYNC_NO_JOBS:
             return .noJobsAvailable
         default:
@@ -143,93 +215,64 @@ final class AsyncJob {
         }
     }
 
-    /// Swift instantiates generic type metadata on first use, and the first instantiation
-    /// demangles type names with about 9 KiB of stack: done on a fibre, that would eat a third
-    /// of its 32 KiB. This runs the fibre's Swift paths once on a normal stack instead, with a
-    /// probe operation the device completes at once, outside its ring and its fault injection.
-    static func instantiateFibreTypes(device: SimulatedAccelerator, notifier: EventFD) {
-        let operation = DeviceOperation(JobRequest(input: [1]), notification: .fd(notifier), isProbe: true)
-        var phase = Phase.submitting(operation)
-        if device.submit(operation) { phase = .submitted(operation) }
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(1)
-        while operation.result == nil && clock.now < deadline { usleep(100) }
-        if case .submitted(let submitted) = phase, let result = submitted.result {
-            phase = .finished(outcome: result.outcome, unit: result.unit, deviceNanoseconds: result.nanoseconds)
+    /// What the finished job produced, and what the provider said of the device.
+    func outcome(provider: CryptoProvider) -> (outcome: Result<[UInt8], EngineError>, unit: Int?, deviceNanoseconds: UInt64?) {
+        let result = work.pointee
+        let unit = result.has_device_result == 1 ? Int(result.device_unit) : nil
+        let device = result.has_device_result == 1 ? result.device_nanoseconds : nil
+        if let abort { return (.failure(abort), unit, device) }
+        guard result.failed_step == Int32(CIPHER_JOB_OK.rawValue) else {
+            return (.failure(failure(result, provider: provider)), unit, device)
         }
-        _ = phase
+        let request = submission.request
+        let produced = UnsafeRawBufferPointer(start: result.output, count: result.output_length)
+        if request.algorithm.isAEAD && request.operation == .encrypt {
+            var sealed = [UInt8]()
+            sealed.reserveCapacity(Self.nonceByteCount + produced.count + Self.tagByteCount)
+            sealed += UnsafeRawBufferPointer(start: result.nonce, count: Self.nonceByteCount)
+            sealed += produced
+            sealed += UnsafeRawBufferPointer(start: result.tag, count: Self.tagByteCount)
+            return (.success(sealed), unit, device)
+        }
+        return (.success(Array(produced)), unit, device)
     }
 
-    /// The job's state machine, on its 32 KiB fibre stack with no guard page: no logging, no
-    /// formatting, no deep calls. Never pauses while a Swift access is open.
-    fileprivate func runOnFibre() -> Int32 {
-        if let stackGauge = diagnostics.stackGauge { paintedTop = stackGauge.paint() }
-        while true {
-            if let abort, !isFinished {
-                phase = .finished(outcome: .failed(abort), unit: nil, deviceNanoseconds: nil)
-            }
-            switch phase {
-            case .idle:
-                phase = .submitting(DeviceOperation(submission.request, notification: notification()))
-                continue
-            case .submitting(let operation):
-                if device.submit(operation) {
-                    _ = ASYNC_WAIT_CTX_set_status(waitContext.handle, ASYNC_STATUS_OK)
-                    phase = .submitted(operation)
-                } else if ringRetries < ringRetryLimit {
-                    // The ring is full: pause and let the engine resume us shortly (QAT's "retry").
-                    ringRetries += 1
-                    _ = ASYNC_WAIT_CTX_set_status(waitContext.handle, ASYNC_STATUS_EAGAIN)
-                } else {
-                    _ = ASYNC_WAIT_CTX_set_status(waitContext.handle, ASYNC_STATUS_OK)
-                    phase = .finished(outcome: .failed(EngineError(
-                        code: "device_busy", message: "The accelerator's queue stayed full; retry shortly.")),
-                        unit: nil, deviceNanoseconds: nil)
-                    continue
-                }
-            case .submitted(let operation):
-                // A wake-up with nothing to read, or a stale signal on a reused fd, pauses again.
-                if case .fd(let notifier) = operation.notification, !notifier.consume() { break }
-                if let result = operation.result {
-                    phase = .finished(outcome: result.outcome, unit: result.unit, deviceNanoseconds: result.nanoseconds)
-                    continue
-                }
-            case .finished:
-                if let stackGauge = diagnostics.stackGauge { stackGauge.measure(paintedTop: paintedTop) }
-                return 1
-            }
-            guard ASYNC_pause_job() == 1 else { return 0 }
+    private func failure(_ result: cipher_job, provider: CryptoProvider) -> EngineError {
+        switch provider.simulationReason(of: result.error) {
+        case OFFLOADSIM_R_DEVICE_ERROR:
+            return EngineError(code: "device_error", message: "The accelerator reported a failure for this operation.")
+        case OFFLOADSIM_R_STALLED:
+            return EngineError(code: "device_error", message: "The accelerator never completed the operation.")
+        case OFFLOADSIM_R_RING_FULL:
+            return EngineError(code: "device_busy", message: "The accelerator's queue stayed full; retry shortly.")
+        case OFFLOADSIM_R_ABORTED:
+            return EngineError(code: "job_timeout", message: "The accelerator did not complete the job in time.")
+        default:
+            break
         }
-    }
-
-    private var isFinished: Bool {
-        if case .finished = phase { true } else { false }
-    }
-
-    /// How the device will tell this job it is done: the wait context's callback when the
-    /// engine set one, as an accelerator engine checks, else the context's eventfd.
-    private func notification() -> DeviceNotification {
-        var callback: ASYNC_callback_fn?
-        var argument: UnsafeMutableRawPointer?
-        if ASYNC_WAIT_CTX_get_callback(waitContext.handle, &callback, &argument) == 1,
-           let callback, let argument {
-            return .callback(ResumeCallback(function: callback, argument: argument, owner: resumeTicket))
+        let request = submission.request
+        if result.failed_step == Int32(CIPHER_JOB_FINAL.rawValue) && request.algorithm.isAEAD
+            && request.operation == .decrypt {
+            // Which of key, data or AAD was wrong cannot be told apart, by design of AEAD.
+            return EngineError(
+                code: "authentication_failed",
+                message: "The data failed authentication: wrong key, wrong aad_base64, or tampered input.")
         }
-        let notifier = waitContext.notifier!  // fd mode always has one
-        _ = ASYNC_WAIT_CTX_set_wait_fd(waitContext.handle, waitContext.key, notifier.fd, nil, nil)
-        return .fd(notifier)
+        let step = switch result.failed_step {
+        case Int32(CIPHER_JOB_INIT.rawValue): "init"
+        case Int32(CIPHER_JOB_AAD.rawValue): "aad"
+        case Int32(CIPHER_JOB_UPDATE.rawValue): "update"
+        case Int32(CIPHER_JOB_FINAL.rawValue): "final"
+        default: "tag"
+        }
+        return EngineError(
+            code: "provider_error",
+            message: "The provider '\(provider.name)' failed the operation (\(step)): \(openSSLErrorString(result.error)).")
     }
 }
 
-/// The C entry point of every job's fibre; `arguments` holds the AsyncJob's address.
-private func runJobOnFibre(_ arguments: UnsafeMutableRawPointer?) -> Int32 {
-    guard let arguments else { return 0 }
-    let job = Unmanaged<AsyncJob>.fromOpaque(arguments.load(as: UnsafeMutableRawPointer.self)).takeUnretainedValue()
-    return job.runOnFibre()
-}
-
-/// The wait-context callback the device calls in callback mode, on the device's thread: it
-/// only queues the job for resumption on its engine thread.
+/// The wait-context callback the provider calls in callback mode, on the thread that polls the
+/// device: it only queues the job for resumption on its engine thread.
 private func resumeTicketCallback(_ argument: UnsafeMutableRawPointer?) -> Int32 {
     guard let argument else { return 0 }
     Unmanaged<ResumeTicket>.fromOpaque(argument).takeUnretainedValue().fire()
@@ -249,15 +292,21 @@ enum AsyncPool {
     static func cleanupThread() { ASYNC_cleanup_thread() }
 }
 
+/// One OpenSSL error code as text.
+func openSSLErrorString(_ code: UInt) -> String {
+    guard code != 0 else { return "no OpenSSL error recorded" }
+    var buffer = [CChar](repeating: 0, count: 256)
+    ERR_error_string_n(code, &buffer, buffer.count)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
 /// Drains OpenSSL's thread-local error queue into one line.
 func openSSLErrors() -> String {
     var messages: [String] = []
     while true {
         let code = ERR_get_error()
         if code == 0 { break }
-        var buffer = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &buffer, buffer.count)
-        messages.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        messages.append(openSSLErrorString(code))
     }
     return messages.isEmpty ? "no OpenSSL error recorded" : messages.joined(separator: "; ")
 }

@@ -1,11 +1,12 @@
 import Foundation
 
-/// How the device tells the engine an operation is done.
+/// How the provider tells the engine an operation is done.
 public enum NotificationMode: String, Sendable, CaseIterable {
-    /// One eventfd per wait context, watched with epoll (as QAT and OpenSSL's dasync engine do).
+    /// The provider registers an fd per wait context, watched with epoll (as QAT and
+    /// OpenSSL's dasync engine do).
     case fd
-    /// OpenSSL 3.0's wait-context callback: the device queues the job for resumption and wakes
-    /// its engine once, with no fd per job.
+    /// OpenSSL 3.0's wait-context callback: the provider queues the job for resumption and
+    /// wakes its engine once, with no fd per job.
     case callback
 }
 
@@ -21,8 +22,10 @@ public struct EngineConfiguration: Sendable {
     public var queueTimeout: Duration
     /// How long a job may take from submission; then it ends as timed out.
     public var jobTimeout: Duration
-    /// Times a job retries a submission the device ring had no room for (1 ms apart) before it fails.
-    public var ringRetryLimit: Int
+    /// The OpenSSL provider every operation goes through: `offloadsim` (the simulated
+    /// accelerator, built in), `default` (OpenSSL's software crypto) or any provider OpenSSL
+    /// can load from OPENSSL_MODULES.
+    public var provider: String
     public var notification: NotificationMode
     public var device: DeviceConfiguration
     /// Finished jobs kept for `GET /jobs`; older ones are forgotten.
@@ -36,7 +39,7 @@ public struct EngineConfiguration: Sendable {
                 maxQueuedJobsPerThread: Int = 8192,
                 queueTimeout: Duration = .seconds(1),
                 jobTimeout: Duration = .seconds(30),
-                ringRetryLimit: Int = 100,
+                provider: String = "offloadsim",
                 notification: NotificationMode = .fd,
                 device: DeviceConfiguration = DeviceConfiguration(),
                 retainedFinishedJobs: Int = 10_000,
@@ -46,7 +49,7 @@ public struct EngineConfiguration: Sendable {
         self.maxQueuedJobsPerThread = maxQueuedJobsPerThread
         self.queueTimeout = queueTimeout
         self.jobTimeout = jobTimeout
-        self.ringRetryLimit = ringRetryLimit
+        self.provider = provider
         self.notification = notification
         self.device = device
         self.retainedFinishedJobs = retainedFinishedJobs
@@ -60,18 +63,22 @@ public struct EngineConfiguration: Sendable {
         guard maxQueuedJobsPerThread >= 0 else { throw invalid("The job queue bound cannot be negative.") }
         guard jobTimeout > .zero else { throw invalid("The job timeout must be positive.") }
         guard queueTimeout > .zero else { throw invalid("The queue timeout must be positive.") }
-        guard ringRetryLimit >= 0 else { throw invalid("The ring retry limit cannot be negative.") }
+        guard !provider.isEmpty, !provider.contains("/") else {
+            throw invalid("A provider is named by its module name, such as offloadsim, default or qatprovider.")
+        }
         guard retainedFinishedJobs >= 0 else { throw invalid("The number of retained jobs cannot be negative.") }
         try device.validate()
     }
 }
 
-/// The crypto offload engine: engine threads running OpenSSL ASYNC jobs against the
-/// simulated accelerator, and the store of every job's record.
+/// The crypto offload engine: engine threads running OpenSSL ASYNC jobs whose ciphers come
+/// from one provider (the simulated accelerator by default), and the store of every job's record.
 public final class Engine: Sendable {
     public let configuration: EngineConfiguration
     public let store: JobStore
-    public let device: SimulatedAccelerator
+    /// The simulated accelerator, when the provider is offloadsim.
+    public let device: SimulatedAccelerator?
+    private let provider: CryptoProvider
     private let threads: [EngineThread]
     private let diagnostics: EngineDiagnostics
 
@@ -84,32 +91,43 @@ public final class Engine: Sendable {
         }
         self.configuration = configuration
         store = JobStore(retainedFinishedJobs: configuration.retainedFinishedJobs)
-        device = try SimulatedAccelerator(configuration: configuration.device)
+        let device = configuration.provider == CryptoProvider.simulationName
+            ? try SimulatedAccelerator(configuration: configuration.device) : nil
+        self.device = device
+        provider = try CryptoProvider(name: configuration.provider, device: device)
         diagnostics = EngineDiagnostics(measuresFibreStack: configuration.measuresFibreStack)
-        AsyncJob.instantiateFibreTypes(device: device, notifier: try EventFD())
         var threads: [EngineThread] = []
         do {
             for index in 0..<configuration.threads {
                 threads.append(try EngineThread(
-                    index: index, configuration: configuration, store: store, device: device,
+                    index: index, configuration: configuration, store: store, provider: provider, device: device,
                     diagnostics: diagnostics))
             }
         } catch {
             threads.forEach { $0.shutdown() }
-            device.shutdown()
             throw error
         }
         self.threads = threads
     }
 
+    /// The name of the provider every job runs through.
+    public var providerName: String { provider.name }
+
+    /// The algorithms the provider implements.
+    public var algorithms: Set<Algorithm> { provider.algorithms }
+
     /// Records a queued job and hands it to the least loaded engine thread. `completion` runs
     /// once, on that engine thread, with the finished record (completed or failed).
     /// Throws `EngineError` "overloaded" when every engine thread is full, or "shutting_down"
     /// once `shutdown` has begun; `completion` then never runs and no record is kept.
+    /// Throws "unsupported_algorithm" when the provider lacks the request's algorithm.
     @discardableResult
     public func submit(_ request: JobRequest, completion: @escaping @Sendable (JobRecord) -> Void) throws -> JobRecord {
+        guard provider.algorithms.contains(request.algorithm) else {
+            throw EngineError.unsupportedAlgorithm(request.algorithm, provider: provider.name)
+        }
         let thread = threads.min { $0.load.load(ordering: .relaxed) < $1.load.load(ordering: .relaxed) }!
-        let record = store.create(request)
+        let record = store.create(request, provider: provider.name)
         let submission = EngineSubmission(
             id: record.id, request: request, submittedAt: record.createdAt.monotonicNanoseconds, completion: completion)
         switch thread.submit(submission) {
@@ -132,7 +150,7 @@ public final class Engine: Sendable {
     /// True when every engine thread's job pool is full, so new jobs queue, or the device ring is full.
     public var isSaturated: Bool {
         threads.allSatisfy { $0.load.load(ordering: .relaxed) >= configuration.maxJobsPerThread }
-            || device.operationsOnDevice >= configuration.device.queueDepth
+            || (device.map { $0.operationsOnDevice >= configuration.device.queueDepth } ?? false)
     }
 
     /// Jobs waiting for a free slot in an engine's pool, over all engine threads.
@@ -151,15 +169,13 @@ public final class Engine: Sendable {
         diagnostics.resumesOffOwningThread.load(ordering: .relaxed)
     }
 
-    /// Refuses new jobs, lets every submitted job finish, then stops the engine threads and the
-    /// device. Jobs still unfinished after `timeout` end failed, with the code "shutting_down";
+    /// Refuses new jobs, lets every submitted job finish, then stops the engine threads. Jobs still unfinished after `timeout` end failed, with the code "shutting_down";
     /// returns how many did.
     @discardableResult
     public func shutdown(timeout: Duration = .seconds(30)) -> Int {
         let deadline = readMonotonicClock() &+ timeout.nanoseconds
         threads.forEach { $0.beginShutdown(deadline: deadline) }
         threads.forEach { $0.shutdown(deadline: deadline) }  // each returns once its jobs ended
-        device.shutdown()
         return diagnostics.abortedAtShutdown.load(ordering: .relaxed)
     }
 }

@@ -9,8 +9,9 @@ struct EngineSubmission: Sendable {
     let completion: @Sendable (JobRecord) -> Void
 }
 
-/// Lets the device (in callback mode) ask an engine thread to resume one of its jobs. It stays
-/// valid after the job has ended: a late completion then names a job the engine no longer has.
+/// Lets the provider (in callback mode) ask an engine thread to resume one of its jobs. Its
+/// wait context keeps it, so it stays valid after the job has ended: a late completion then
+/// names a job the engine no longer has.
 final class ResumeTicket: Sendable {
     let token: UInt64
     private let thread: EngineThread
@@ -46,13 +47,14 @@ final class EngineThread: Sendable {
     private let wakeUp: EventFD
     private let thread = Mutex<NativeThread?>(nil)
 
-    init(index: Int, configuration: EngineConfiguration, store: JobStore, device: SimulatedAccelerator,
-         diagnostics: EngineDiagnostics) throws {
+    init(index: Int, configuration: EngineConfiguration, store: JobStore, provider: CryptoProvider,
+         device: SimulatedAccelerator?, diagnostics: EngineDiagnostics) throws {
         self.index = index
         capacity = configuration.maxJobsPerThread + configuration.maxQueuedJobsPerThread
         wakeUp = try EventFD()
         let loop = try EngineLoop(
-            index: index, configuration: configuration, store: store, device: device, diagnostics: diagnostics)
+            index: index, configuration: configuration, store: store, provider: provider, device: device,
+            diagnostics: diagnostics)
         try loop.watch(wakeUp)
         let started = DispatchSemaphore(value: 0)
         let startError = Mutex<EngineError?>(nil)
@@ -94,7 +96,8 @@ final class EngineThread: Sendable {
         return result
     }
 
-    /// Asks the thread to resume a job. Any thread (the device's, in callback mode). One wake-up
+    /// Asks the thread to resume a job. Any thread (whichever polls the device, in callback
+    /// mode). One wake-up
     /// serves every request queued before the engine drains them.
     func resumeLater(_ token: UInt64) {
         let wasEmpty = inbox.withLock { inbox in
@@ -158,33 +161,40 @@ private final class EngineLoop: @unchecked Sendable {
     // @unchecked: created on the constructing thread, then used only by the engine thread it
     // is handed to; nothing else keeps a reference.
     private static let wakeUpToken = UInt64.max
-    /// How long a job whose submission found the device ring full waits before it retries.
-    private static let ringRetryDelay: UInt64 = 1_000_000
-    /// Wait contexts (each with an eventfd in fd mode) kept for reuse after a burst; more are freed.
+    private static let deviceTimerToken = UInt64.max - 1
+    /// Wait contexts kept for reuse after a burst; more are freed.
     private static let idleWaitContextLimit = 256
 
     let index: Int
     let configuration: EngineConfiguration
     let store: JobStore
-    let device: SimulatedAccelerator
+    let provider: CryptoProvider
     let diagnostics: EngineDiagnostics
     let epoll: Epoll
+    /// The completion queue this thread polls (offloadsim only), and the timer of its next due time.
+    private let deviceQueue: DeviceQueue?
+    private let deviceTimer: MonotonicTimer
+    private var deviceTimerDue = UInt64.max
     private let jobTimeout: UInt64
     private let queueTimeout: UInt64
+    /// The ciphers, fetched on the engine thread when it starts.
+    private var ciphers: CipherSet?
 
     /// Submissions not yet started, oldest first from `waitingHead`.
     private var waiting: [EngineSubmission] = []
     private var waitingHead = 0
-    /// Started jobs that have not finished, by token.
+    /// Started jobs that have not finished, by token (detached ones included).
     private var jobs: [UInt64: AsyncJob] = [:]
+    private var detachedJobs = 0
     private var nextToken: UInt64 = 0
     /// Job deadlines, earliest first; entries of finished jobs are skipped when they come up.
     private var deadlines = DueQueue<(due: UInt64, token: UInt64)>(before: { $0.due < $1.due })
-    /// Jobs waiting to retry a submission the device ring had no room for, in order of due time.
-    private var ringRetries: [(due: UInt64, token: UInt64)] = []
     /// Set when OpenSSL's pool had no job to give; cleared when one of ours finishes.
     private var poolExhausted = false
+    /// Every wait context of this thread by id (the epoll token of its fds), and the idle ones.
+    private var waitContexts: [UInt64: WaitContext] = [:]
     private var idleWaitContexts: [WaitContext] = []
+    private var nextWaitContextID: UInt64 = 0
     /// Paused jobs whose wait fd epoll refused; resumed on every turn (rare, never lost).
     private var polledJobs: Set<UInt64> = []
     private var stopping = false
@@ -193,16 +203,19 @@ private final class EngineLoop: @unchecked Sendable {
     /// their clients are woken in one burst rather than one wake-up each.
     private var finishedThisTurn: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
 
-    init(index: Int, configuration: EngineConfiguration, store: JobStore, device: SimulatedAccelerator,
-         diagnostics: EngineDiagnostics) throws {
+    init(index: Int, configuration: EngineConfiguration, store: JobStore, provider: CryptoProvider,
+         device: SimulatedAccelerator?, diagnostics: EngineDiagnostics) throws {
         self.index = index
         self.configuration = configuration
         self.store = store
-        self.device = device
+        self.provider = provider
         self.diagnostics = diagnostics
         jobTimeout = configuration.jobTimeout.nanoseconds
         queueTimeout = configuration.queueTimeout.nanoseconds
         epoll = try Epoll()
+        deviceQueue = try device?.makeQueue()
+        deviceTimer = try MonotonicTimer()
+        try epoll.add(deviceTimer.fd, token: Self.deviceTimerToken)
     }
 
     func watch(_ wakeUp: EventFD) throws {
@@ -210,11 +223,21 @@ private final class EngineLoop: @unchecked Sendable {
     }
 
     func run(owner: EngineThread) {
+        ciphers = provider.fetchCiphers()
+        deviceQueue?.bindCurrentThread()
+        defer {
+            deviceQueue?.unbindCurrentThread()
+            jobs.removeAll()
+            idleWaitContexts.removeAll()
+            waitContexts.removeAll()
+            ciphers = nil
+        }
         var arrived: [EngineSubmission] = []
         var ready: [UInt64] = []
         while true {
             epoll.wait(timeoutMilliseconds: waitTimeout(now: readMonotonicClock())) { token in
-                if token == Self.wakeUpToken {
+                switch token {
+                case Self.wakeUpToken:
                     if let deadline = owner.takeInbox(into: &arrived, ready: &ready) {
                         stopping = true
                         stopDeadline = deadline
@@ -223,28 +246,44 @@ private final class EngineLoop: @unchecked Sendable {
                     arrived.removeAll(keepingCapacity: true)
                     for token in ready { resume(token, owner: owner) }
                     ready.removeAll(keepingCapacity: true)
-                } else {
-                    resume(token, owner: owner)
+                case Self.deviceTimerToken:
+                    deviceTimer.consume()
+                    deviceTimerDue = .max
+                default:
+                    resumeJob(ofWaitContext: token, owner: owner)
                 }
             }
-            let now = readMonotonicClock()
+            var now = readMonotonicClock()
+            // The engine pumps the device: completions due now notify their jobs (an eventfd
+            // write, or the callback that queues them), which this loop resumes next.
+            if let deviceQueue, deviceQueue.poll(now: now) > 0 { now = readMonotonicClock() }
             if stopping && now >= stopDeadline { abortEverything(owner: owner) }
             expireDeadlines(now: now, owner: owner)
-            retrySubmissions(now: now, owner: owner)
             for token in polledJobs { resume(token, owner: owner) }
             expireWaiting(now: now, owner: owner)
             startWaitingJobs(owner: owner)
             for finished in finishedThisTurn { finished.completion(finished.record) }
             finishedThisTurn.removeAll(keepingCapacity: true)
-            if stopping && jobs.isEmpty && waitingHead == waiting.count { return }
+            armDeviceTimer()
+            if stopping && jobs.count == detachedJobs && waitingHead == waiting.count
+                && (detachedJobs == 0 || readMonotonicClock() >= stopDeadline) { return }
         }
     }
 
-    /// Milliseconds until the next timer of any kind is due, or -1 for none.
+    /// Wakes the loop when the device's next completion or retry is due, to the nanosecond
+    /// (epoll's own timeout counts milliseconds).
+    private func armDeviceTimer() {
+        guard let deviceQueue else { return }
+        let due = deviceQueue.nextDue ?? .max
+        guard due != deviceTimerDue else { return }
+        deviceTimerDue = due
+        if due == .max { deviceTimer.disarm() } else { deviceTimer.arm(at: due) }
+    }
+
+    /// Milliseconds until the next timer of the engine is due, or -1 for none.
     private func waitTimeout(now: UInt64) -> Int32 {
         var next = UInt64.max
         if let deadline = deadlines.first { next = min(next, deadline.due) }
-        if let retry = ringRetries.first { next = min(next, retry.due) }
         if waitingHead < waiting.count { next = min(next, waiting[waitingHead].submittedAt + queueTimeout) }
         if !polledJobs.isEmpty { next = min(next, now + 1_000_000) }
         if stopping { next = min(next, stopDeadline) }
@@ -256,7 +295,7 @@ private final class EngineLoop: @unchecked Sendable {
     private func expireDeadlines(now: UInt64, owner: EngineThread) {
         while let next = deadlines.first, next.due <= now {
             _ = deadlines.removeFirst()
-            guard let job = jobs[next.token] else { continue }
+            guard let job = jobs[next.token], !job.detached else { continue }
             // No cancel in OpenSSL: resume the job so that it ends itself as timed out.
             job.abort = EngineError(code: "job_timeout", message: "The accelerator did not complete the job in time.")
             resume(next.token, owner: owner)
@@ -266,8 +305,9 @@ private final class EngineLoop: @unchecked Sendable {
     /// Shutdown ran out of time: every job still here ends now, failed as shutting down.
     private func abortEverything(owner: EngineThread) {
         let error = EngineError(code: "shutting_down", message: "The service shut down before the job completed.")
-        diagnostics.abortedAtShutdown.add(jobs.count + waiting.count - waitingHead, ordering: .relaxed)
-        for (token, job) in jobs {
+        let running = jobs.filter { !$0.value.detached }
+        diagnostics.abortedAtShutdown.add(running.count + waiting.count - waitingHead, ordering: .relaxed)
+        for (token, job) in running {
             job.abort = error
             resume(token, owner: owner)
         }
@@ -276,15 +316,6 @@ private final class EngineLoop: @unchecked Sendable {
             waitingHead += 1
             finish(submission, job: nil, failure: error, owner: owner)
         }
-    }
-
-    private func retrySubmissions(now: UInt64, owner: EngineThread) {
-        var due = 0
-        while due < ringRetries.count && ringRetries[due].due <= now { due += 1 }
-        guard due > 0 else { return }
-        let tokens = ringRetries[..<due].map(\.token)
-        ringRetries.removeFirst(due)
-        for token in tokens { resume(token, owner: owner) }
     }
 
     /// Jobs that waited for a pool slot longer than the queue timeout are refused (503).
@@ -301,24 +332,35 @@ private final class EngineLoop: @unchecked Sendable {
         while waitingHead < waiting.count && jobs.count < configuration.maxJobsPerThread && !poolExhausted {
             let submission = waiting[waitingHead]
             waitingHead += 1
-            let waitContext: WaitContext
+            guard let cipher = ciphers?[submission.request.algorithm] else {
+                finish(submission, job: nil, failure: EngineError(
+                    code: "unsupported_algorithm",
+                    message: "The provider '\(provider.name)' has no \(submission.request.algorithm.rawValue)."),
+                    owner: owner)
+                continue
+            }
+            let job: AsyncJob
             do {
-                waitContext = try idleWaitContexts.popLast() ?? WaitContext(notification: configuration.notification)
+                let waitContext = try takeWaitContext()
+                do {
+                    job = try AsyncJob(
+                        submission: submission, cipher: cipher, waitContext: waitContext, diagnostics: diagnostics)
+                } catch {
+                    recycle(waitContext)
+                    throw error
+                }
             } catch {
                 finish(submission, job: nil, failure: error as? EngineError, owner: owner)
                 continue
             }
             let token = nextToken
             nextToken &+= 1
-            let ticket = ResumeTicket(token: token, thread: owner)
+            job.waitContext.jobToken = token
             if configuration.notification == .callback {
-                waitContext.setCallback(ticket)
+                job.waitContext.setCallback(ResumeTicket(token: token, thread: owner))
             } else {
-                waitContext.clearCallback()
+                job.waitContext.clearCallback()
             }
-            let job = AsyncJob(
-                submission: submission, device: device, waitContext: waitContext, resumeTicket: ticket,
-                ringRetryLimit: configuration.ringRetryLimit, diagnostics: diagnostics)
             jobs[token] = job
             deadlines.insert((submission.submittedAt + jobTimeout, token))
             store.update(submission.id) { record in
@@ -334,26 +376,71 @@ private final class EngineLoop: @unchecked Sendable {
         }
     }
 
+    private func takeWaitContext() throws -> WaitContext {
+        if let idle = idleWaitContexts.popLast() {
+            if !idle.fdsWatched {
+                for fd in idle.allFDs() { try? epoll.add(fd, token: idle.id) }
+                idle.fdsWatched = true
+            }
+            return idle
+        }
+        let context = try WaitContext(id: nextWaitContextID)
+        nextWaitContextID &+= 1
+        waitContexts[context.id] = context
+        return context
+    }
+
+    /// Keeps a finished job's wait context (and its provider's fd, still watched) for the next
+    /// job, or frees it after a burst.
+    private func recycle(_ context: WaitContext) {
+        context.jobToken = nil
+        if idleWaitContexts.count < Self.idleWaitContextLimit {
+            idleWaitContexts.append(context)
+        } else {
+            if context.fdsWatched { for fd in context.allFDs() { epoll.remove(fd) } }
+            waitContexts[context.id] = nil
+        }
+    }
+
+    /// A wait context's fd became readable: resume the job using the context. A context with
+    /// no job (a signal after the job ended) stops being watched until it is used again.
+    private func resumeJob(ofWaitContext id: UInt64, owner: EngineThread) {
+        guard let context = waitContexts[id] else { return }
+        guard let token = context.jobToken else {
+            for fd in context.allFDs() { epoll.remove(fd) }
+            context.fdsWatched = false
+            return
+        }
+        resume(token, owner: owner)
+    }
+
     /// Runs the job until it pauses or finishes, and keeps epoll in step with its fds.
     /// A token the engine no longer has (a late completion) is ignored.
     private func resume(_ token: UInt64, owner: EngineThread) {
         guard let job = jobs[token] else { return }
+        let aborting = job.abort != nil && !job.detached && provider.canFailPendingOperations
+        if aborting { WaitContext.failPendingOperation(of: job.waitContext) }
         let result = job.step()
+        if aborting { WaitContext.failPendingOperation(of: nil) }
         let changed = job.waitContext.changedFDs()
         for fd in changed.removed { epoll.remove(fd) }
         switch result {
         case .paused:
             for fd in changed.added {
                 do {
-                    try epoll.add(fd, token: token)
+                    try epoll.add(fd, token: job.waitContext.id)
                 } catch {
                     // A paused job must be resumed until it ends; one whose fd cannot be
                     // watched is resumed on every turn of the loop instead.
                     polledJobs.insert(token)
                 }
             }
-            if job.waitContext.asksForRetry {
-                ringRetries.append((readMonotonicClock() + Self.ringRetryDelay, token))
+            if let abort = job.abort, !job.detached {
+                // The provider cannot be told to fail the operation: answer the client now and
+                // keep the job until the provider lets it finish.
+                job.detached = true
+                detachedJobs += 1
+                finish(job.submission, job: nil, failure: abort, owner: owner)
             }
         case .finished:
             complete(token, job, failure: nil, owner: owner)
@@ -363,7 +450,7 @@ private final class EngineLoop: @unchecked Sendable {
             // Backpressure from OpenSSL's pool: put it back and retry when a job finishes.
             jobs[token] = nil
             poolExhausted = true
-            idleWaitContexts.append(job.waitContext)
+            recycle(job.waitContext)
             waitingHead -= 1
             waiting[waitingHead] = job.submission
         }
@@ -372,35 +459,36 @@ private final class EngineLoop: @unchecked Sendable {
     private func complete(_ token: UInt64, _ job: AsyncJob, failure: EngineError?, owner: EngineThread) {
         jobs[token] = nil
         polledJobs.remove(token)
-        job.waitContext.clearFD()
-        for fd in job.waitContext.changedFDs().removed { epoll.remove(fd) }
-        _ = job.waitContext.notifier?.consume()  // a stale count must not wake the next job
-        if idleWaitContexts.count < Self.idleWaitContextLimit { idleWaitContexts.append(job.waitContext) }
+        recycle(job.waitContext)
         poolExhausted = false
+        if job.detached {
+            detachedJobs -= 1  // its client was answered when it was detached
+            return
+        }
         finish(job.submission, job: job, failure: failure, owner: owner)
     }
 
     private func finish(_ submission: EngineSubmission, job: AsyncJob?, failure: EngineError?, owner: EngineThread) {
         let finishedAt = Timestamp.now()
+        let result = job?.outcome(provider: provider)
         let record = store.update(submission.id) { record in
             record.completedAt = finishedAt
             record.engine = index
-            if let job {
+            if let job, let result {
                 record.pauses = job.pauses
-                if case .finished(let outcome, let unit, let deviceNanoseconds) = job.phase {
-                    record.deviceUnit = unit
-                    record.deviceNanoseconds = deviceNanoseconds
-                    switch outcome {
-                    case .completed(let output):
-                        record.output = output
-                        record.status = .completed
-                    case .failed(let error):
-                        record.error = error
-                        record.status = .failed
-                    }
+                record.deviceUnit = result.unit
+                record.deviceNanoseconds = result.deviceNanoseconds
+                switch result.outcome {
+                case .success(let output):
+                    record.output = output
+                    record.status = .completed
+                case .failure(let error):
+                    record.error = error
+                    record.status = .failed
                 }
             }
             if let failure {
+                record.output = nil
                 record.error = failure
                 record.status = .failed
             } else if !record.status.isFinished {

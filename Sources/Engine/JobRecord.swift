@@ -74,23 +74,26 @@ public struct JobRecord: Sendable, Identifiable {
     public let algorithm: Algorithm
     /// The name of the key an AEAD job used (never its bytes).
     public let keyName: String?
+    /// The OpenSSL provider that ran the job.
+    public let provider: String
     public let inputBytes: Int
     public internal(set) var output: [UInt8]?
     /// Times the ASYNC job paused.
     public internal(set) var pauses: Int = 0
-    /// The accelerator unit that ran the operation.
+    /// The accelerator unit that ran the operation (offloadsim only).
     public internal(set) var deviceUnit: Int?
     /// The engine thread that owned the job.
     public internal(set) var engine: Int?
     public let createdAt: Timestamp
     public internal(set) var startedAt: Timestamp?
     public internal(set) var completedAt: Timestamp?
-    /// Time the operation spent on the device, from submission to completion signal.
+    /// Time the operation spent on the device, from submission to completion (offloadsim only).
     public internal(set) var deviceNanoseconds: UInt64?
     public internal(set) var error: EngineError?
 
-    init(id: UUID, request: JobRequest, createdAt: Timestamp) {
+    init(id: UUID, request: JobRequest, provider: String, createdAt: Timestamp) {
         self.id = id
+        self.provider = provider
         self.status = .queued
         self.operation = request.operation
         self.algorithm = request.algorithm
@@ -103,7 +106,7 @@ public struct JobRecord: Sendable, Identifiable {
 extension JobRecord {
     /// A failed record for a job the store no longer knows.
     init(lost submission: EngineSubmission, error: EngineError?) {
-        self.init(id: submission.id, request: submission.request, createdAt: .now())
+        self.init(id: submission.id, request: submission.request, provider: "", createdAt: .now())
         status = .failed
         self.error = error ?? EngineError(code: "engine_error", message: "The job's record was lost.")
     }

@@ -52,8 +52,8 @@ public final class JobStore: Sendable {
     }
 
     /// Records a new queued job.
-    func create(_ request: JobRequest) -> JobRecord {
-        let record = JobRecord(id: ids.next(), request: request, createdAt: .now())
+    func create(_ request: JobRequest, provider: String) -> JobRecord {
+        let record = JobRecord(id: ids.next(), request: request, provider: provider, createdAt: .now())
         state.withLock { state in
             state.records[record.id] = record
             state.creationOrder.append(record.id)

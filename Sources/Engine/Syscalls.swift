@@ -17,6 +17,14 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         EngineError(code: "invalid_configuration", message: message)
     }
 
+    /// The provider lacks the algorithm: `xor-0xaa` exists only in offloadsim.
+    public static func unsupportedAlgorithm(_ algorithm: Algorithm, provider: String) -> EngineError {
+        let only = algorithm == .xor0xAA ? " It exists only in the offloadsim provider." : ""
+        return EngineError(
+            code: "unsupported_algorithm",
+            message: "\(algorithm.rawValue) is not implemented by the provider '\(provider)' this service runs on.\(only)")
+    }
+
     static func system(_ call: String, errno code: Int32 = errno) -> EngineError {
         EngineError(code: "system_error", message: "\(call) failed: \(String(cString: strerror(code)))")
     }
@@ -65,6 +73,12 @@ final class MonotonicTimer: Sendable {
             it_interval: timespec(tv_sec: 0, tv_nsec: 0),
             it_value: timespec(tv_sec: Int(due / 1_000_000_000), tv_nsec: Int(due % 1_000_000_000)))
         _ = timerfd_settime(fd, Int32(TFD_TIMER_ABSTIME), &spec, nil)
+    }
+
+    /// Stops the timer from firing.
+    func disarm() {
+        var spec = itimerspec()
+        _ = timerfd_settime(fd, 0, &spec, nil)
     }
 
     func consume() {

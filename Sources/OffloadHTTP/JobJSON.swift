@@ -64,6 +64,7 @@ enum JobJSON {
             json.key("output_hex")
             json.hex(output)
         }
+        json.field("provider", record.provider)
         json.field("pauses", record.pauses)
         json.field("device_unit", record.deviceUnit)
         json.field("engine", record.engine)

@@ -36,6 +36,8 @@ struct JobRequestParser {
     let operation: JobOperation
     let keys: KeyRing
     let maxBatchItems: Int
+    /// What the engine's provider implements; asking for anything else is a 400.
+    var supported: (algorithms: Set<Algorithm>, provider: String) = (Set(Algorithm.allCases), "offloadsim")
 
     func parse(_ request: HTTPRequest) throws(APIError) -> ParsedJobBody {
         request.isJSON ? try parseJSON(request) : .single(try parseRaw(request))
@@ -163,11 +165,19 @@ struct JobRequestParser {
     }
 
     private func algorithm(named name: String?) throws(APIError) -> Algorithm {
-        guard let name else { return .xor0xAA }
+        guard let name else { return try supportedAlgorithm(.xor0xAA) }
         guard let algorithm = Algorithm(rawValue: name) else {
             throw .badRequest(
                 "unknown_algorithm",
                 "Unknown algorithm '\(name)'; known: \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        return try supportedAlgorithm(algorithm)
+    }
+
+    private func supportedAlgorithm(_ algorithm: Algorithm) throws(APIError) -> Algorithm {
+        guard supported.algorithms.contains(algorithm) else {
+            let error = EngineError.unsupportedAlgorithm(algorithm, provider: supported.provider)
+            throw .badRequest(error.code, error.message)
         }
         return algorithm
     }

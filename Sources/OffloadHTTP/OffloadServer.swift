@@ -89,6 +89,7 @@ public final class OffloadServer: Sendable {
         logger.info("listening", metadata: [
             "host": "\(configuration.host)", "port": "\(daemon.port)",
             "engine.threads": "\(configuration.engine.threads)",
+            "provider": "\(engine.providerName)",
             "device.latency": "\(configuration.engine.device.latency)",
         ])
     }

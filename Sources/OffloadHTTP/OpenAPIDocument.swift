@@ -331,7 +331,7 @@ components:
     Job:
       type: object
       additionalProperties: false
-      required: [id, status, operation, algorithm, input_bytes, output_bytes, pauses, device_unit, engine,
+      required: [id, status, operation, algorithm, input_bytes, output_bytes, provider, pauses, device_unit, engine,
                  created_at, started_at, completed_at, timings_ms]
       properties:
         id: {type: string, format: uuid}
@@ -342,7 +342,8 @@ components:
         input_bytes: {type: integer, minimum: 1}
         output_bytes: {type: [integer, 'null'], minimum: 0}
         output_hex: {type: string, pattern: '^([0-9a-f]{2})*$', description: Only on a completed job, never in lists.}
-        pauses: {type: integer, minimum: 0}
+        provider: {type: string, description: 'The OpenSSL provider that ran the job (offloadsim, default, ...).'}
+        pauses: {type: integer, minimum: 0, description: Times the ASYNC job paused inside the provider (0 for software crypto).}
         device_unit: {type: [integer, 'null'], minimum: 0}
         engine: {type: [integer, 'null'], minimum: 0}
         created_at: {$ref: '#/components/schemas/Timestamp'}

@@ -83,8 +83,9 @@ struct Router: Sendable {
             }
             switch route {
             case .encrypt, .decrypt:
-                let parser = JobRequestParser(
+                var parser = JobRequestParser(
                     operation: route.template == "/encrypt" ? .encrypt : .decrypt, keys: keys, maxBatchItems: maxBatchItems)
+                parser.supported = (engine.algorithms, engine.providerName)
                 switch try parser.parse(request) {
                 case .single(let job): return .runJob(job, respondAsync: request.prefersAsync)
                 case .batch(let items): return .runBatch(items)
@@ -113,7 +114,7 @@ struct Router: Sendable {
         switch (record.status, record.error?.code) {
         case (.completed, _): .json(200, JobJSON.job(record))
         case (_, "authentication_failed"), (_, "invalid_ciphertext"): .json(400, JobJSON.job(record))
-        case (_, "device_error"): .json(502, JobJSON.job(record))
+        case (_, "device_error"), (_, "provider_error"): .json(502, JobJSON.job(record))
         case (_, "job_timeout"): .json(504, JobJSON.job(record))
         case (_, "device_busy"), (_, "overloaded"), (_, "shutting_down"):
             .json(503, JobJSON.job(record), headers: [("Retry-After", "1")])

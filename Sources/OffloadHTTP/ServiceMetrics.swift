@@ -50,14 +50,17 @@ final class ServiceMetrics: Sendable {
         }.increment()
     }
 
-    /// One job finished: counted by algorithm, operation and final status, with its durations.
+    /// One job finished: counted by provider, algorithm, operation and final status, with its durations.
     func jobFinished(_ record: JobRecord) {
         let algorithm = record.algorithm.rawValue
-        let values = [algorithm, record.operation.rawValue, record.status.rawValue, record.error?.code ?? ""]
+        let values = [
+            record.provider, algorithm, record.operation.rawValue, record.status.rawValue, record.error?.code ?? "",
+        ]
         Self.handle(HandleKey(metric: .jobs, values: values), in: counters) {
             CoreMetrics.Counter(
                 label: "offload_jobs_total",
-                dimensions: Array(zip(["algorithm", "operation", "status", "error"], values)), factory: factory)
+                dimensions: Array(zip(["provider", "algorithm", "operation", "status", "error"], values)),
+                factory: factory)
         }.increment()
         if let completed = record.completedAt {
             timer(.jobDuration, "offload_job_duration_seconds", algorithm: algorithm)
@@ -73,8 +76,8 @@ final class ServiceMetrics: Sendable {
     func exposition(engine: Engine) -> [UInt8] {
         jobsInFlight.record(engine.jobsInFlight)
         jobsQueued.record(engine.jobsQueued)
-        deviceRing.record(engine.device.operationsOnDevice)
-        let busy = engine.device.unitBusyNanoseconds
+        deviceRing.record(engine.device?.operationsOnDevice ?? 0)
+        let busy = engine.device?.unitBusyNanoseconds ?? []
         reportedBusy.withLock { reported in
             if reported.count != busy.count { reported = Array(repeating: 0, count: busy.count) }
             for unit in busy.indices {

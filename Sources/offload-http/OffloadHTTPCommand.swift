@@ -18,6 +18,9 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Port to listen on; 0 picks a free port and the log says which. [env: OFFLOAD_PORT] (default: 8080)")
     var port: String?
 
+    @Option(help: "OpenSSL provider every operation runs through: offloadsim (the simulated accelerator, built in), default (OpenSSL's software crypto), or a provider OpenSSL loads from OPENSSL_MODULES, such as qatprovider. [env: OFFLOAD_PROVIDER] (default: offloadsim)")
+    var provider: String?
+
     @Option(help: "Time the accelerator takes per operation, such as 500us, 2ms, 2s. [env: OFFLOAD_DEVICE_LATENCY] (default: 2ms)")
     var deviceLatency: String?
 
@@ -38,6 +41,9 @@ struct OffloadHTTPCommand: ParsableCommand {
 
     @Option(help: "Seed of the fault injection, to repeat a run exactly. [env: OFFLOAD_DEVICE_SEED] (default: random)")
     var deviceSeed: String?
+
+    @Option(help: "Times a job retries, 1 ms apart, when the accelerator's ring is full; then 503. [env: OFFLOAD_DEVICE_RING_RETRIES] (default: 100)")
+    var deviceRingRetries: String?
 
     @Option(help: "How the accelerator signals completion: fd (an eventfd per job) or callback. [env: OFFLOAD_NOTIFY] (default: fd)")
     var notify: String?
@@ -189,6 +195,18 @@ struct OffloadHTTPCommand: ParsableCommand {
         ) { text in
             guard let seed = UInt64(text) else { throw ValidationError("must be a whole number from 0 to 2^64-1") }
             return seed
+        }
+        configuration.engine.device.ringRetryLimit = try setting(
+            deviceRingRetries, "--device-ring-retries", "OFFLOAD_DEVICE_RING_RETRIES",
+            default: configuration.engine.device.ringRetryLimit
+        ) { try ConfigurationValue.integer($0, in: 0...1_000_000) }
+        configuration.engine.provider = try setting(
+            provider, "--provider", "OFFLOAD_PROVIDER", default: configuration.engine.provider
+        ) { text in
+            guard !text.isEmpty, !text.contains("/") else {
+                throw ValidationError("must be a provider's module name, such as offloadsim, default or qatprovider")
+            }
+            return text
         }
         configuration.engine.notification = try setting(
             notify, "--notify", "OFFLOAD_NOTIFY", default: configuration.engine.notification

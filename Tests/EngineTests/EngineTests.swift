@@ -192,7 +192,7 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
     func aFullDeviceRingMakesJobsRetryUntilThereIsRoom(notification: NotificationMode) async throws {
         var settings = configuration(latency: .milliseconds(10), threads: 1, notification: notification)
         settings.device.queueDepth = 1
-        settings.ringRetryLimit = 1000
+        settings.device.ringRetryLimit = 1000
         let records = try await withEngine(settings) { engine in
             await engine.runAll((0..<5).map { JobRequest(input: [UInt8($0)]) })
         }
@@ -204,7 +204,7 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
     @Test func aRingThatStaysFullFailsTheJobAsDeviceBusy() async throws {
         var settings = configuration(latency: .milliseconds(200), threads: 1)
         settings.device.queueDepth = 1
-        settings.ringRetryLimit = 3
+        settings.device.ringRetryLimit = 3
         let records = try await withEngine(settings) { engine in
             await engine.runAll((0..<3).map { _ in JobRequest(input: [1]) })
         }
@@ -269,7 +269,7 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
         settings.device.throughputBytesPerSecond = 1_000_000  // 10,000 bytes take 10 ms
         let (records, busy) = try await withEngine(settings) { engine in
             (await engine.runAll((0..<3).map { _ in JobRequest(input: Array(repeating: 1, count: 10_000)) }),
-             engine.device.unitBusyNanoseconds)
+             engine.device?.unitBusyNanoseconds ?? [])
         }
         // The one unit spent exactly 10 ms on each operation, and each took at least that long.
         #expect(busy == [30_000_000])

@@ -103,15 +103,21 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
     }
 }
 
+/// Every AEAD test runs on the simulated accelerator and on OpenSSL's software provider.
+let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsim"),
+                 ("aes-256-gcm", "default"), ("chacha20-poly1305", "default")]
+
 @Suite struct AEAD {
-    @Test(arguments: ["aes-256-gcm", "chacha20-poly1305"])
-    func encryptThenDecryptGivesThePlaintextBack(algorithm: String) async throws {
-        try await withServer { server in
+    @Test(arguments: aeadCases)
+    func encryptThenDecryptGivesThePlaintextBack(algorithm: String, provider: String) async throws {
+        try await withServer({ $0.engine.provider = provider }) { server in
             let aad = Data("order 42".utf8).base64EncodedString()
             let sealed = try await server.postJSON(
                 "/encrypt", ["input": "attack at dawn", "algorithm": algorithm, "aad_base64": aad])
             #expect(sealed.status == 200)
             #expect(sealed.json["key"] as? String == "default")
+            #expect(sealed.json["provider"] as? String == provider)
+            #expect((sealed.json["pauses"] as? Int ?? -1) >= (provider == "offloadsim" ? 1 : 0))
             let ciphertext = try #require(sealed.json["output_hex"] as? String)
             #expect(hexBytes(ciphertext).count == 14 + 28, "nonce, ciphertext and tag")
             #expect(!ciphertext.contains(hexString(Array("attack".utf8))))
@@ -123,12 +129,12 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         }
     }
 
-    @Test(arguments: ["aes-256-gcm", "chacha20-poly1305"])
-    func tamperedDataWrongAADAndWrongKeyFailAuthenticationWithoutPlaintext(algorithm: String) async throws {
+    @Test(arguments: aeadCases)
+    func tamperedDataWrongAADAndWrongKeyFailAuthenticationWithoutPlaintext(algorithm: String, provider: String) async throws {
         let keyFile = try writeKeyFile(["alpha": Array(repeating: 1, count: 32), "beta": Array(repeating: 2, count: 32)])
         defer { unlink(keyFile) }
         let keys = try KeyRing.load(file: keyFile, defaultName: "alpha")
-        try await withServer({ $0.keys = keys }) { server in
+        try await withServer({ $0.keys = keys; $0.engine.provider = provider }) { server in
             let aad = Data("header".utf8).base64EncodedString()
             let sealed = try await server.postJSON("/encrypt", ["input": "secret", "algorithm": algorithm, "aad_base64": aad])
             var bytes = hexBytes(try #require(sealed.json["output_hex"] as? String))
@@ -153,8 +159,9 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
         }
     }
 
-    @Test func inputsTooShortToBeCiphertextAndUnknownKeysAre400() async throws {
-        try await withServer { server in
+    @Test(arguments: ["offloadsim", "default"])
+    func inputsTooShortToBeCiphertextAndUnknownKeysAre400(provider: String) async throws {
+        try await withServer({ $0.engine.provider = provider }) { server in
             let short = try await server.postJSON("/decrypt", ["input_hex": "00ff", "algorithm": "aes-256-gcm"])
             #expect(short.errorCode == "invalid_ciphertext")
             let unknown = try await server.postJSON("/encrypt", ["input": "x", "algorithm": "aes-256-gcm", "key": "nope"])
@@ -162,6 +169,40 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
             let raw = try await server.post("/encrypt?algorithm=chacha20-poly1305&key=default", "raw body")
             #expect(raw.status == 200)
             #expect(raw.json["output_bytes"] as? Int == 8 + 28)
+        }
+    }
+
+    @Test func ciphertextsOfTheSimulationOpenWithSoftwareCryptoAndBack() async throws {
+        // The simulated accelerator computes real AES-GCM and ChaCha20-Poly1305: what one
+        // service seals with a key, another on OpenSSL's default provider opens, and back.
+        let keyFile = try writeKeyFile(["shared": Array(repeating: 7, count: 32)])
+        defer { unlink(keyFile) }
+        let keys = try KeyRing.load(file: keyFile, defaultName: nil)
+        try await withServer({ $0.keys = keys }) { simulation in
+            try await withServer({ $0.keys = keys; $0.engine.provider = "default" }) { software in
+                for algorithm in ["aes-256-gcm", "chacha20-poly1305"] {
+                    for (sealer, opener) in [(simulation, software), (software, simulation)] {
+                        let sealed = try await sealer.postJSON("/encrypt", ["input": "portable", "algorithm": algorithm])
+                        let ciphertext = try #require(sealed.json["output_hex"] as? String)
+                        let opened = try await opener.postJSON("/decrypt", ["input_hex": ciphertext, "algorithm": algorithm])
+                        #expect(opened.json["output_hex"] as? String == hexString(Array("portable".utf8)))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func theSoftwareProviderRefusesXORWithAClearMessage() async throws {
+        try await withServer({ $0.engine.provider = "default" }) { server in
+            let reply = try await server.post("/encrypt", "ASYNC-OK")
+            #expect(reply.status == 400)
+            #expect(reply.errorCode == "unsupported_algorithm")
+            #expect(reply.errorMessage?.contains("offloadsim") == true)
+            let batch = try await server.postJSON(
+                "/encrypt", ["batch": [["input": "a", "algorithm": "xor-0xaa"], ["input": "b", "algorithm": "aes-256-gcm"]]])
+            let results = try #require(batch.json["results"] as? [[String: Any]])
+            #expect((results[0]["error"] as? [String: Any])?["code"] as? String == "unsupported_algorithm")
+            #expect(results[1]["status"] as? String == "completed")
         }
     }
 
@@ -288,7 +329,8 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
                 text.split(separator: "\n").first { $0.hasPrefix(series + " ") }
                     .flatMap { Double($0.split(separator: " ").last!) } ?? 0
             }
-            let completed = #"offload_jobs_total{algorithm="xor-0xaa",operation="encrypt",status="completed",error=""}"#
+            let completed =
+                #"offload_jobs_total{provider="offloadsim",algorithm="xor-0xaa",operation="encrypt",status="completed",error=""}"#
             let before = try await scrape()
             for _ in 0..<3 { _ = try await server.post("/encrypt", "count me") }
             _ = try await server.post("/encrypt", "")

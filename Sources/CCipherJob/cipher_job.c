@@ -1,0 +1,113 @@
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/params.h>
+
+#include "cipher_job.h"
+
+/* Must match the provider's names (offloadsim.h); other providers ignore them. */
+#define DEVICE_UNIT_PARAM "offloadsim-device-unit"
+#define DEVICE_NANOSECONDS_PARAM "offloadsim-device-ns"
+
+static const unsigned char paint_pattern = 0xA5;
+
+__attribute__((noinline)) uintptr_t cipher_job_paint_stack(void)
+{
+    uintptr_t top = (uintptr_t)__builtin_frame_address(0);
+    memset((void *)(top - CIPHER_JOB_PAINTED_BYTES), paint_pattern,
+           CIPHER_JOB_PAINTED_BYTES - CIPHER_JOB_UNPAINTED_GAP);
+    return top;
+}
+
+size_t cipher_job_measure_stack(uintptr_t top)
+{
+    const volatile unsigned char *low = (const volatile unsigned char *)(top - CIPHER_JOB_PAINTED_BYTES);
+    size_t untouched = 0;
+    while (untouched < CIPHER_JOB_PAINTED_BYTES - CIPHER_JOB_UNPAINTED_GAP && low[untouched] == paint_pattern)
+        untouched++;
+    return CIPHER_JOB_PAINTED_BYTES - untouched;
+}
+
+/* Records the failing step and empties the thread's error queue, keeping its first entry. */
+static void fail(cipher_job *job, int step)
+{
+    job->failed_step = step;
+    job->error = ERR_get_error();
+    ERR_clear_error();
+}
+
+static void run(cipher_job *job)
+{
+    EVP_CIPHER_CTX *context = job->context;
+    int length = 0;
+    if (EVP_CipherInit_ex2(context, job->cipher, job->key, job->nonce, job->encrypt, NULL) != 1) {
+        fail(job, CIPHER_JOB_INIT);
+        return;
+    }
+    if (job->is_aead && !job->encrypt) {
+        OSSL_PARAM tag[2] = {
+            OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, job->tag, 16),
+            OSSL_PARAM_construct_end(),
+        };
+        if (EVP_CIPHER_CTX_set_params(context, tag) != 1) {
+            fail(job, CIPHER_JOB_TAG);
+            return;
+        }
+    }
+    if (job->aad_length > 0
+        && EVP_CipherUpdate(context, NULL, &length, job->aad, (int)job->aad_length) != 1) {
+        fail(job, CIPHER_JOB_AAD);
+        return;
+    }
+    /* The provider pauses the job in here until the device has completed the operation. */
+    if (EVP_CipherUpdate(context, job->output, &length, job->input, (int)job->input_length) != 1) {
+        fail(job, CIPHER_JOB_UPDATE);
+        return;
+    }
+    job->output_length = (size_t)length;
+    unsigned int unit = 0;
+    uint64_t nanoseconds = 0;
+    OSSL_PARAM device[3] = {
+        OSSL_PARAM_construct_uint(DEVICE_UNIT_PARAM, &unit),
+        OSSL_PARAM_construct_uint64(DEVICE_NANOSECONDS_PARAM, &nanoseconds),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_CIPHER_CTX_get_params(context, device) == 1 && OSSL_PARAM_modified(&device[0])) {
+        job->has_device_result = 1;
+        job->device_unit = unit;
+        job->device_nanoseconds = nanoseconds;
+    }
+    if (EVP_CipherFinal_ex(context, job->output + length, &length) != 1) {
+        fail(job, CIPHER_JOB_FINAL);
+        return;
+    }
+    job->output_length += (size_t)length;
+    if (job->is_aead && job->encrypt) {
+        OSSL_PARAM tag[2] = {
+            OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, job->tag, 16),
+            OSSL_PARAM_construct_end(),
+        };
+        if (EVP_CIPHER_CTX_get_params(context, tag) != 1) {
+            fail(job, CIPHER_JOB_TAG);
+            return;
+        }
+    }
+    job->failed_step = CIPHER_JOB_OK;
+}
+
+int cipher_job_run(void *arguments)
+{
+    if (arguments == NULL)
+        return 0;
+    cipher_job *job = *(cipher_job **)arguments;
+    uintptr_t top = job->measures_stack ? cipher_job_paint_stack() : 0;
+    if (job->input_length > 0x7fffffff || job->aad_length > 0x7fffffff) {
+        job->failed_step = CIPHER_JOB_INIT;
+        return 1;
+    }
+    run(job);
+    if (job->measures_stack)
+        job->deepest_stack_bytes = cipher_job_measure_stack(top);
+    return 1;
+}
