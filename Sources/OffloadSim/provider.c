@@ -36,6 +36,7 @@ typedef struct {
     OSSL_FUNC_core_vset_error_fn *vset_error;
     /* The default provider in a library context of our own, for the AEAD arithmetic. */
     OSSL_LIB_CTX *software;
+    OSSL_PROVIDER *software_provider;
     EVP_CIPHER *software_ciphers[KIND_COUNT];
     /* The software cipher's gettable context parameters plus ours, per cipher. */
     OSSL_PARAM *gettable_ctx_params[KIND_COUNT];
@@ -592,6 +593,8 @@ static void teardown(void *provctx)
         EVP_CIPHER_free(provider->software_ciphers[kind]);
         free(provider->gettable_ctx_params[kind]);
     }
+    if (provider->software_provider != NULL)
+        OSSL_PROVIDER_unload(provider->software_provider);
     OSSL_LIB_CTX_free(provider->software);
     if (provider->owns_device)
         offloadsim_device_free(provider->device);
@@ -640,7 +643,8 @@ static int common_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         }
     }
     provider->software = OSSL_LIB_CTX_new();
-    if (provider->software == NULL || OSSL_PROVIDER_load(provider->software, "default") == NULL)
+    if (provider->software == NULL
+        || (provider->software_provider = OSSL_PROVIDER_load(provider->software, "default")) == NULL)
         goto failed;
     provider->software_ciphers[KIND_AES_256_GCM] =
         EVP_CIPHER_fetch(provider->software, "AES-256-GCM", "provider=default");
