@@ -4,7 +4,7 @@ ARGS ?=
 EXAMPLES ?= 100
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build provider provider-speed run test asan-test api-fuzz fuzz container-test deploy-check ci clean
+.PHONY: deps build provider provider-speed http-lint run test asan-test api-fuzz fuzz container-test deploy-check ci clean
 
 deps:
 	@scripts/install-deps
@@ -48,6 +48,10 @@ fuzz: deps
 api-fuzz: deps
 	scripts/api-fuzz $(EXAMPLES)
 
+# HTTPolice on raw exchanges of every route and REDbot on the GET routes (scripts/http-lint).
+http-lint: deps
+	scripts/http-lint
+
 # Builds the image, runs it, checks it, removes it (podman or docker; works offline).
 container-test:
 	scripts/container-smoke
@@ -60,6 +64,7 @@ deploy-check:
 # What CI runs (.ci/run), with shorter fuzzing.
 ci: test
 	$(MAKE) api-fuzz EXAMPLES=50
+	$(MAKE) http-lint
 	$(MAKE) asan-test
 	$(MAKE) fuzz FUZZ_SECONDS=30
 	$(MAKE) container-test

@@ -218,8 +218,11 @@ final class Daemon: Sendable {
             let record = try engine.submit(request) { metrics.jobFinished($0) }
             let id = record.id.uuidString.lowercased()
             exchange.jobID = record.id
+            // Content-Location is the standard pointer to a status monitor for 202 (RFC 9110
+            // 15.3.3); Location is kept for clients that look there; Retry-After hints when to poll.
             return .json(202, JobJSON.job(record), headers: [
-                ("Location", "/jobs/\(id)"), ("Preference-Applied", "respond-async"),
+                ("Location", "/jobs/\(id)"), ("Content-Location", "/jobs/\(id)"), ("Retry-After", "1"),
+                ("Preference-Applied", "respond-async"),
             ])
         } catch {
             return refusal(error)
@@ -272,6 +275,7 @@ final class Daemon: Sendable {
         let request = HTTPRequest(
             method: method, path: url, query: queryArguments(of: connection),
             contentType: header("Content-Type", of: connection),
+            ifNoneMatch: header("If-None-Match", of: connection),
             prefersAsync: prefer.lowercased().split(separator: ",").contains {
                 $0.trimmingCharacters(in: .whitespaces) == "respond-async"
             },
@@ -367,6 +371,11 @@ final class Daemon: Sendable {
         defer { MHD_destroy_response(created) }
         for (name, value) in response.headers + commonHeaders {
             _ = MHD_add_response_header(created, name, value)
+        }
+        if !response.headers.contains(where: { $0.name == "Cache-Control" }) {
+            // Every answer but the OpenAPI document carries job data, keys, health or metrics
+            // that no cache or proxy may keep or serve stale.
+            _ = MHD_add_response_header(created, "Cache-Control", "no-store")
         }
         return MHD_queue_response(exchange.connection, UInt32(response.status), created)
     }

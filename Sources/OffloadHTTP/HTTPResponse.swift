@@ -4,7 +4,8 @@ struct HTTPResponse: Sendable {
     var headers: [(name: String, value: String)]
     var body: [UInt8]
 
-    static let jsonContentType = "application/json; charset=utf-8"
+    /// RFC 8259: JSON is UTF-8 and `application/json` defines no `charset` parameter.
+    static let jsonContentType = "application/json"
 
     static func json(_ status: Int, _ body: [UInt8], headers: [(name: String, value: String)] = []) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", jsonContentType)] + headers, body: body)
@@ -40,6 +41,10 @@ struct APIError: Error, Sendable {
             status: 405, code: "method_not_allowed",
             message: "\(method) is not allowed here; use \(allowed.joined(separator: " or ")).",
             headers: [("Allow", allowed.joined(separator: ", "))])
+    }
+
+    static func notModified(etag: String, cacheControl: String) -> HTTPResponse {
+        HTTPResponse(status: 304, headers: [("ETag", etag), ("Cache-Control", cacheControl)], body: [])
     }
 
     static func payloadTooLarge(limit: Int) -> APIError {

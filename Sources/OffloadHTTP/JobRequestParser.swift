@@ -8,6 +8,8 @@ struct HTTPRequest {
     var path: String
     var query: [(name: String, value: String)]
     var contentType: String?
+    /// The `If-None-Match` header, for conditional GETs of the OpenAPI document.
+    var ifNoneMatch: String?
     /// The client asked for `Prefer: respond-async` (RFC 7240).
     var prefersAsync = false
     var body: [UInt8]

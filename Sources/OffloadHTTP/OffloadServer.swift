@@ -71,6 +71,10 @@ public final class OffloadServer: Sendable {
         if keys.isEphemeral {
             logger.warning("no key file: generated a random key; ciphertexts will not decrypt after a restart")
         }
+        if configuration.authToken != nil && configuration.tls == nil {
+            logger.warning(
+                "bearer tokens cross the network in clear text without TLS (RFC 6750 requires it): pass --tls-cert and --tls-key, or terminate TLS in front of the service")
+        }
         let engine = try Engine(configuration: configuration.engine)
         do {
             let daemon = try Daemon(configuration: configuration, engine: engine, keys: keys, logger: logger)

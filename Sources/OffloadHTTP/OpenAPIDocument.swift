@@ -1,14 +1,29 @@
 /// The OpenAPI 3.1 description of the whole API, served at `GET /openapi.yaml`. It lives in
 /// the source so that the binary needs no file beside it; tests check it against the routes.
 enum OpenAPIDocument {
+    /// The document as served, made once.
+    static let bytes = Array(yaml.utf8)
+
+    /// A strong validator of the document: FNV-1a 64 of its bytes, quoted.
+    static let etag: String = {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return "\"" + String(hash, radix: 16) + "\""
+    }()
+
     static let yaml = #"""
 openapi: 3.1.0
 info:
   title: offload-http
   version: 1.0.0
   description: |
-    Crypto offload as REST. Each POST /encrypt or /decrypt runs as an OpenSSL ASYNC job on a
-    simulated hardware accelerator; the answer is the job with its output in hex.
+    Crypto offload as REST. Each POST /encrypt or /decrypt runs as an OpenSSL ASYNC job whose
+    cipher comes from an OpenSSL provider (by default offloadsim, a simulated hardware
+    accelerator); the answer is the job with its output in hex.
+
+    HTTP: every path also answers OPTIONS (204 with Allow), and HEAD wherever it answers GET
+    (the same headers, no body). Every answer carries `Cache-Control: no-store` except this
+    document, which is `no-cache` with an ETag and answers 304 to a matching If-None-Match.
 servers:
   - url: http://localhost:8080
 security:
@@ -180,9 +195,15 @@ paths:
         '401': {$ref: '#/components/responses/Unauthorized'}
         '200':
           description: The OpenAPI document.
+          headers:
+            ETag:
+              description: Its validator, for If-None-Match.
+              schema: {type: string}
           content:
             application/yaml:
               schema: {type: string}
+        '304':
+          description: The document has not changed since the ETag named in If-None-Match.
         '405': {$ref: '#/components/responses/MethodNotAllowed'}
 components:
   securitySchemes:
@@ -229,10 +250,17 @@ components:
               - $ref: '#/components/schemas/Job'
               - $ref: '#/components/schemas/BatchResults'
     Accepted:
-      description: Accepted (Prefer respond-async); poll the Location.
+      description: Accepted (Prefer respond-async); poll the Content-Location.
       headers:
-        Location:
+        Content-Location:
+          description: The job's status monitor, /jobs/{id}.
           schema: {type: string}
+        Location:
+          description: The same, for clients that look here.
+          schema: {type: string}
+        Retry-After:
+          description: Seconds until a poll is worth making.
+          schema: {type: integer}
       content:
         application/json:
           schema: {$ref: '#/components/schemas/Job'}

@@ -47,10 +47,11 @@ struct Router: Sendable {
             }
         }
 
+        /// The methods the route answers; OPTIONS answers on every route.
         var methods: [String] {
             switch self {
-            case .encrypt, .decrypt: ["POST"]
-            default: ["GET", "HEAD"]
+            case .encrypt, .decrypt: ["POST", "OPTIONS"]
+            default: ["GET", "HEAD", "OPTIONS"]
             }
         }
 
@@ -75,11 +76,19 @@ struct Router: Sendable {
 
     func route(_ request: HTTPRequest) -> RouteOutcome {
         do throws(APIError) {
+            if request.path == "*" && request.method == "OPTIONS" {
+                // `OPTIONS *`: what the server as a whole answers.
+                return .respond(HTTPResponse(status: 204, headers: [("Allow", "GET, HEAD, POST, OPTIONS")], body: []))
+            }
             guard let route = Route(path: request.path) else {
                 throw .notFound("No route \(request.path); GET /openapi.yaml lists the routes.")
             }
             guard route.methods.contains(request.method) else {
                 throw .methodNotAllowed(request.method, allowed: route.methods)
+            }
+            if request.method == "OPTIONS" {
+                return .respond(HTTPResponse(
+                    status: 204, headers: [("Allow", route.methods.joined(separator: ", "))], body: []))
             }
             switch route {
             case .encrypt, .decrypt:
@@ -100,12 +109,29 @@ struct Router: Sendable {
                     status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                     body: metrics.exposition(engine: engine)))
             case .openAPI:
+                // The document changes only with the binary: caches may keep it and revalidate.
+                let cacheControl = "no-cache"
+                if request.ifNoneMatch.map({ Self.matches($0, etag: OpenAPIDocument.etag) }) == true {
+                    return .respond(APIError.notModified(etag: OpenAPIDocument.etag, cacheControl: cacheControl))
+                }
                 return .respond(HTTPResponse(
-                    status: 200, headers: [("Content-Type", "application/yaml; charset=utf-8")],
-                    body: Array(OpenAPIDocument.yaml.utf8)))
+                    status: 200,
+                    headers: [("Content-Type", "application/yaml"), ("ETag", OpenAPIDocument.etag),
+                              ("Cache-Control", cacheControl)],
+                    body: OpenAPIDocument.bytes))
             }
         } catch {
             return .respond(error.response)
+        }
+    }
+
+    /// Whether an `If-None-Match` value names `etag` (or is `*`); weak comparison, RFC 9110 13.1.2.
+    static func matches(_ ifNoneMatch: String, etag: String) -> Bool {
+        ifNoneMatch.split(separator: ",").contains { candidate in
+            var tag = candidate.trimmingCharacters(in: .whitespaces)
+            if tag == "*" { return true }
+            if tag.hasPrefix("W/") { tag.removeFirst(2) }
+            return tag == etag
         }
     }
 

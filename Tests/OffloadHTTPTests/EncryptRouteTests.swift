@@ -7,7 +7,7 @@ import Testing
         try await withServer { server in
             let reply = try await server.post("/encrypt", "ASYNC-OK")
             #expect(reply.status == 200)
-            #expect(reply.headers["content-type"] == "application/json; charset=utf-8")
+            #expect(reply.headers["content-type"] == "application/json")
             let job = reply.json
             #expect(job["output_hex"] as? String == "ebf9f3e4e987e5e1")
             #expect(job["status"] as? String == "completed")

@@ -98,10 +98,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("GET", "/encrypt", "POST"),
-        ("PUT", "/encrypt", "POST"),
-        ("POST", "/jobs", "GET, HEAD"),
-        ("DELETE", "/jobs/\(UUID())", "GET, HEAD"),
+        ("GET", "/encrypt", "POST, OPTIONS"),
+        ("PUT", "/encrypt", "POST, OPTIONS"),
+        ("POST", "/jobs", "GET, HEAD, OPTIONS"),
+        ("DELETE", "/jobs/\(UUID())", "GET, HEAD, OPTIONS"),
     ])
     func aWrongMethodGets405WithAllow(method: String, path: String, allow: String) async throws {
         try await withServer { server in
