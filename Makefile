@@ -4,18 +4,22 @@ ARGS ?=
 EXAMPLES ?= 100
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build provider provider-speed http-lint run test asan-test api-fuzz fuzz container-test deploy-check ci clean
+.PHONY: deps test-deps build provider provider-speed http-lint run test asan-test api-fuzz fuzz container-test deploy-check ci clean
 
 deps:
 	@scripts/install-deps
 	@command -v $(SWIFT) >/dev/null || { echo "swift is not on PATH: install Swift 6 (swift.org)"; exit 1; }
+
+# What the tests need besides: openssl, Chromium and its driver, the Python modules.
+test-deps: deps
+	@scripts/install-deps --tests
 
 build: deps
 	$(SWIFT) build -c release --product offload-http
 
 # The simulated accelerator as a loadable OpenSSL provider module, where OPENSSL_MODULES can
 # find it: OPENSSL_MODULES=.build/release/ossl-modules openssl ... -provider offloadsim
-provider: deps
+provider: test-deps
 	$(SWIFT) build -c release --product offloadsim
 	mkdir -p .build/release/ossl-modules
 	cp .build/release/liboffloadsim.so .build/release/ossl-modules/offloadsim.so
@@ -29,27 +33,27 @@ run: build
 
 # One test at a time: the suite starts real servers and child processes, and on two cores a
 # parallel run starves the timing bounds that prove overlap.
-test: deps
+test: test-deps
 	$(SWIFT) build --product offloadsim  # the module tests load it into openssl
 	$(SWIFT) test --no-parallel
-	python3 -m pytest -q tests/api
+	python3 -m pytest -q tests/api tests/page
 
 # The suite under AddressSanitizer (and LeakSanitizer; .ci/lsan.supp lists the test
 # harness's own leaks).
-asan-test: deps
+asan-test: test-deps
 	$(SWIFT) build --product offloadsim
 	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp $(SWIFT) test --sanitize=address --scratch-path .build-asan --no-parallel
 
 # libFuzzer on the request parsing code for FUZZ_SECONDS.
-fuzz: deps
+fuzz: test-deps
 	scripts/fuzz-parser $(FUZZ_SECONDS)
 
 # Property-based API fuzzing with schemathesis against the served OpenAPI document.
-api-fuzz: deps
+api-fuzz: test-deps
 	scripts/api-fuzz $(EXAMPLES)
 
 # HTTPolice on raw exchanges of every route and REDbot on the GET routes (scripts/http-lint).
-http-lint: deps
+http-lint: test-deps
 	scripts/http-lint
 
 # Builds the image, runs it, checks it, removes it (podman or docker; works offline).

@@ -153,6 +153,11 @@ public final class Engine: Sendable {
             || (device.map { $0.operationsOnDevice >= configuration.device.queueDepth } ?? false)
     }
 
+    /// Jobs submitted and not yet finished, per engine thread (its loop).
+    public var jobsPerEngine: [Int] {
+        threads.map { $0.load.load(ordering: .relaxed) }
+    }
+
     /// Jobs waiting for a free slot in an engine's pool, over all engine threads.
     public var jobsQueued: Int {
         threads.reduce(0) { $0 + max(0, $1.load.load(ordering: .relaxed) - configuration.maxJobsPerThread) }

@@ -39,6 +39,9 @@ public final class JobStore: Sendable {
         var finishedOrder: [UUID] = []
         var finishedHead = 0
         var counts = JobCounts()
+        /// Jobs finished since start, retained or not.
+        var completedTotal = 0
+        var failedTotal = 0
     }
 
     private let state = Mutex(State())
@@ -76,6 +79,7 @@ public final class JobStore: Sendable {
                 state.counts[before] -= 1
                 state.counts[record.status] += 1
                 if record.status.isFinished && !before.isFinished {
+                    if record.status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
                     state.finishedOrder.append(id)
                     Self.evictExcessFinished(&state, keeping: retainedFinishedJobs)
                 }
@@ -117,6 +121,11 @@ public final class JobStore: Sendable {
 
     public var counts: JobCounts {
         state.withLock { $0.counts }
+    }
+
+    /// Jobs completed and failed since start, including those no longer retained.
+    public var finishedTotals: (completed: Int, failed: Int) {
+        state.withLock { ($0.completedTotal, $0.failedTotal) }
     }
 
     private static func evictExcessFinished(_ state: inout State, keeping limit: Int) {

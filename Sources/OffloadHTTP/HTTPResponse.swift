@@ -44,6 +44,7 @@ struct APIError: Error, Sendable {
     }
 
     static func notModified(etag: String, cacheControl: String) -> HTTPResponse {
+        // Not an error, but it is the one other answer built without a JSON body.
         HTTPResponse(status: 304, headers: [("ETag", etag), ("Cache-Control", cacheControl)], body: [])
     }
 

@@ -1,16 +1,6 @@
 /// The OpenAPI 3.1 description of the whole API, served at `GET /openapi.yaml`. It lives in
 /// the source so that the binary needs no file beside it; tests check it against the routes.
 enum OpenAPIDocument {
-    /// The document as served, made once.
-    static let bytes = Array(yaml.utf8)
-
-    /// A strong validator of the document: FNV-1a 64 of its bytes, quoted.
-    static let etag: String = {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return "\"" + String(hash, radix: 16) + "\""
-    }()
-
     static let yaml = #"""
 openapi: 3.1.0
 info:
@@ -151,6 +141,57 @@ paths:
                   ephemeral:
                     type: boolean
                     description: True when the key was generated at start and dies with the process.
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+  /stats:
+    get:
+      operationId: stats
+      summary: What the live page shows besides the job list.
+      description: |
+        The provider, the engine loops and their jobs, totals of finished jobs since start, and
+        the simulated device's ring and units (null on another provider). A few numbers per
+        loop and unit: cheap to poll every second.
+      responses:
+        '200':
+          description: The service's figures now.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Stats'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+  /:
+    get:
+      operationId: livePage
+      summary: The live page of the jobs on the device (HTML; needs no token, asks for one).
+      security:
+        - {}
+      responses:
+        '200':
+          description: The page, with a Content-Security-Policy that allows only its own script and style.
+          content:
+            text/html:
+              schema: {type: string}
+        '304':
+          description: The page has not changed since the ETag named in If-None-Match.
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+  /page/{file}:
+    get:
+      operationId: livePageFile
+      summary: The live page's script and style sheet.
+      security:
+        - {}
+      parameters:
+        - {name: file, in: path, required: true, schema: {type: string, enum: [app.js, style.css]}}
+      responses:
+        '200':
+          description: The file.
+          content:
+            text/javascript:
+              schema: {type: string}
+            text/css:
+              schema: {type: string}
+        '304':
+          description: The file has not changed since the ETag named in If-None-Match.
+        '404': {$ref: '#/components/responses/Error'}
         '405': {$ref: '#/components/responses/MethodNotAllowed'}
   /healthz:
     get:
@@ -356,6 +397,45 @@ components:
     Milliseconds:
       type: [number, 'null']
       minimum: 0
+    Stats:
+      type: object
+      additionalProperties: false
+      required: [now_ms, provider, engines, jobs, device]
+      properties:
+        now_ms: {type: integer, description: The service's wall clock, milliseconds since the epoch.}
+        provider: {type: string}
+        engines:
+          type: array
+          items:
+            type: object
+            additionalProperties: false
+            required: [index, jobs]
+            properties:
+              index: {type: integer, minimum: 0}
+              jobs: {type: integer, minimum: 0, description: Jobs submitted to this loop and not finished.}
+        jobs:
+          type: object
+          additionalProperties: false
+          required: [in_flight, queued, completed_total, failed_total]
+          properties:
+            in_flight: {type: integer, minimum: 0}
+            queued: {type: integer, minimum: 0}
+            completed_total: {type: integer, minimum: 0, description: Since start, retained or not.}
+            failed_total: {type: integer, minimum: 0}
+        device:
+          oneOf:
+            - type: 'null'
+            - type: object
+              additionalProperties: false
+              required: [ring, ring_depth, latency_ms, throughput_bytes_per_second, unit_busy_seconds]
+              properties:
+                ring: {type: integer, minimum: 0, description: Operations on the device now.}
+                ring_depth: {type: integer, minimum: 1}
+                latency_ms: {type: number, minimum: 0}
+                throughput_bytes_per_second: {type: [integer, 'null'], description: Per unit; null is unlimited.}
+                unit_busy_seconds:
+                  type: array
+                  items: {type: number, minimum: 0}
     Job:
       type: object
       additionalProperties: false

@@ -18,10 +18,12 @@ struct Router: Sendable {
     let isDraining: @Sendable () -> Bool
 
     enum Route {
-        case encrypt, decrypt, jobs, job(String), keys, healthz, readyz, metrics, openAPI
+        case encrypt, decrypt, jobs, job(String), keys, healthz, readyz, metrics, openAPI, stats, page, pageFile(String)
 
         init?(path: String) {
             switch path {
+            case "/": self = .page
+            case "/stats": self = .stats
             case "/encrypt": self = .encrypt
             case "/decrypt": self = .decrypt
             case "/jobs": self = .jobs
@@ -31,6 +33,13 @@ struct Router: Sendable {
             case "/metrics": self = .metrics
             case "/openapi.yaml": self = .openAPI
             default:
+                let pagePrefix = "/page/"
+                if path.hasPrefix(pagePrefix) {
+                    let name = String(path.dropFirst(pagePrefix.count))
+                    guard StaticAsset.pageFile(name) != nil else { return nil }
+                    self = .pageFile(name)
+                    return
+                }
                 let prefix = "/jobs/"
                 guard path.hasPrefix(prefix), path.count > prefix.count else { return nil }
                 let id = String(path.dropFirst(prefix.count))
@@ -39,10 +48,12 @@ struct Router: Sendable {
             }
         }
 
-        /// Health and readiness answer without a token: probes carry none.
+        /// Health and readiness answer without a token: probes carry none. The page and its
+        /// files hold no data (a browser cannot send a token to load them); the page asks for
+        /// the token and sends it with its API calls.
         var needsAuthorization: Bool {
             switch self {
-            case .healthz, .readyz: false
+            case .healthz, .readyz, .page, .pageFile: false
             default: true
             }
         }
@@ -67,11 +78,17 @@ struct Router: Sendable {
             case .readyz: "/readyz"
             case .metrics: "/metrics"
             case .openAPI: "/openapi.yaml"
+            case .stats: "/stats"
+            case .page: "/"
+            case .pageFile: "/page/{file}"
             }
         }
 
         /// Every route the service answers, for the OpenAPI coverage test.
-        static let all: [Route] = [.encrypt, .decrypt, .jobs, .job(""), .keys, .healthz, .readyz, .metrics, .openAPI]
+        static let all: [Route] = [
+            .encrypt, .decrypt, .jobs, .job(""), .keys, .healthz, .readyz, .metrics, .openAPI, .stats, .page,
+            .pageFile("app.js"),
+        ]
     }
 
     func route(_ request: HTTPRequest) -> RouteOutcome {
@@ -108,30 +125,15 @@ struct Router: Sendable {
                 return .respond(HTTPResponse(
                     status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                     body: metrics.exposition(engine: engine)))
-            case .openAPI:
-                // The document changes only with the binary: caches may keep it and revalidate.
-                let cacheControl = "no-cache"
-                if request.ifNoneMatch.map({ Self.matches($0, etag: OpenAPIDocument.etag) }) == true {
-                    return .respond(APIError.notModified(etag: OpenAPIDocument.etag, cacheControl: cacheControl))
-                }
-                return .respond(HTTPResponse(
-                    status: 200,
-                    headers: [("Content-Type", "application/yaml"), ("ETag", OpenAPIDocument.etag),
-                              ("Cache-Control", cacheControl)],
-                    body: OpenAPIDocument.bytes))
+            case .openAPI: return .respond(StaticAsset.openAPI.response(ifNoneMatch: request.ifNoneMatch))
+            case .page: return .respond(StaticAsset.page.response(ifNoneMatch: request.ifNoneMatch))
+            case .pageFile(let name):
+                // The route exists only for known names.
+                return .respond(StaticAsset.pageFile(name)!.response(ifNoneMatch: request.ifNoneMatch))
+            case .stats: return .respond(.json(200, StatsJSON.stats(engine: engine)))
             }
         } catch {
             return .respond(error.response)
-        }
-    }
-
-    /// Whether an `If-None-Match` value names `etag` (or is `*`); weak comparison, RFC 9110 13.1.2.
-    static func matches(_ ifNoneMatch: String, etag: String) -> Bool {
-        ifNoneMatch.split(separator: ",").contains { candidate in
-            var tag = candidate.trimmingCharacters(in: .whitespaces)
-            if tag == "*" { return true }
-            if tag.hasPrefix("W/") { tag.removeFirst(2) }
-            return tag == etag
         }
     }
 

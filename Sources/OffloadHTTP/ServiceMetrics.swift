@@ -24,8 +24,12 @@ final class ServiceMetrics: Sendable {
     private let jobsInFlight: CoreMetrics.Gauge
     private let jobsQueued: CoreMetrics.Gauge
     private let deviceRing: CoreMetrics.Gauge
-    /// Busy time per device unit already added to its counter.
+    private let residentMemory: CoreMetrics.Gauge
+    private let openFileDescriptors: CoreMetrics.Gauge
+    private let cpuSeconds: FloatingPointCounter
+    /// Busy time per device unit, and CPU time, already added to their counters.
     private let reportedBusy = Mutex<[UInt64]>([])
+    private let reportedCPUSeconds = Mutex<Double>(0)
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -38,6 +42,9 @@ final class ServiceMetrics: Sendable {
         jobsInFlight = CoreMetrics.Gauge(label: "offload_jobs_in_flight", factory: factory)
         jobsQueued = CoreMetrics.Gauge(label: "offload_jobs_queued", factory: factory)
         deviceRing = CoreMetrics.Gauge(label: "offload_device_queue_depth", factory: factory)
+        residentMemory = CoreMetrics.Gauge(label: "process_resident_memory_bytes", factory: factory)
+        openFileDescriptors = CoreMetrics.Gauge(label: "process_open_fds", factory: factory)
+        cpuSeconds = FloatingPointCounter(label: "process_cpu_seconds_total", factory: factory)
     }
 
     /// One HTTP request answered.
@@ -77,6 +84,13 @@ final class ServiceMetrics: Sendable {
         jobsInFlight.record(engine.jobsInFlight)
         jobsQueued.record(engine.jobsQueued)
         deviceRing.record(engine.device?.operationsOnDevice ?? 0)
+        residentMemory.record(ProcessStatistics.residentMemoryBytes)
+        openFileDescriptors.record(ProcessStatistics.openFileDescriptors)
+        let cpu = ProcessStatistics.cpuSeconds
+        reportedCPUSeconds.withLock { reported in
+            if cpu > reported { cpuSeconds.increment(by: cpu - reported) }
+            reported = max(reported, cpu)
+        }
         let busy = engine.device?.unitBusyNanoseconds ?? []
         reportedBusy.withLock { reported in
             if reported.count != busy.count { reported = Array(repeating: 0, count: busy.count) }

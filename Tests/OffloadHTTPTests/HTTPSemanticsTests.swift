@@ -50,6 +50,7 @@ import Testing
         try await withServer { server in
             for route in Router.Route.all {
                 let path = route.template.replacingOccurrences(of: "{id}", with: UUID().uuidString)
+                    .replacingOccurrences(of: "{file}", with: "app.js")
                 let reply = try await server.request("OPTIONS", path)
                 #expect(reply.status == 204, "\(path)")
                 #expect(reply.headers["allow"] == route.methods.joined(separator: ", "), "\(path)")

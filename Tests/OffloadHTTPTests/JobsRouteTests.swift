@@ -88,7 +88,7 @@ import Testing
 }
 
 @Suite struct Routing {
-    @Test(arguments: ["/", "/encrypt/", "/jobs/", "/job", "/jobs/\(UUID())/extra"])
+    @Test(arguments: ["/index.html", "/page/", "/encrypt/", "/jobs/", "/job", "/jobs/\(UUID())/extra"])
     func anUnknownPathGets404(path: String) async throws {
         try await withServer { server in
             let reply = try await server.get(path)

@@ -1,44 +1,13 @@
 """A real offload-http (the debug build) on a free port, shared by the API tests."""
 import os
-import re
-import subprocess
-import tempfile
-import time
+import sys
 
 import pytest
 import requests
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.environ.get("OFFLOAD_BINARY", os.path.join(ROOT, ".build", "debug", "offload-http"))
-
-
-def start(arguments):
-    """Starts the binary on a free port; returns the process and its base URL."""
-    # The log goes to a file, not a pipe: a pipe nobody reads would fill and stall the server.
-    log_file = tempfile.NamedTemporaryFile(prefix="offload-http-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [BINARY, "--host", "127.0.0.1", "--port", "0", "--device-latency", "1ms", "--max-body", "64KiB", *arguments],
-        stdout=log_file, stderr=subprocess.STDOUT)
-    port = None
-    deadline = time.time() + 30
-    while port is None and time.time() < deadline and process.poll() is None:
-        with open(log_file.name) as log:
-            match = re.search(r"port=(\d+)", log.read())
-        if match:
-            port = int(match.group(1))
-        else:
-            time.sleep(0.05)
-    if port is None:
-        process.kill()
-        with open(log_file.name) as log:
-            pytest.fail(f"offload-http did not start: {log.read()}")
-    return process, f"http://127.0.0.1:{port}"
-
-
-def stop(process):
-    process.terminate()
-    assert process.wait(timeout=30) == 0, "offload-http did not exit cleanly"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from offload_service import BINARY, TOKEN, start, stop  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +19,6 @@ def service():
         yield base
     finally:
         stop(process)
-
-
-TOKEN = "conformance-token-0123456789"
 
 
 @pytest.fixture(scope="session")

@@ -118,6 +118,12 @@ CASES = [
     ("GET", "/metrics", {}),
     ("GET", "/openapi.yaml", {}),
     ("DELETE", "/keys", {}),
+    ("GET", "/stats", {}),
+    ("POST", "/stats", {"data": b"x"}),
+    ("GET", "/", {}),
+    ("GET", "/page/app.js", {}),
+    ("GET", "/page/style.css", {}),
+    ("GET", "/page/nothing.js", {}),
 ]
 
 
@@ -146,7 +152,7 @@ def test_an_unknown_path_is_404_with_an_error_body(service):
 
 
 def test_answers_of_a_service_with_a_token_match_the_document(auth_service, spec):
-    from conftest import TOKEN
+    from offload_service import TOKEN
     refused = call(auth_service, "GET", "/jobs")
     assert refused.status_code == 401
     assert refused.headers["WWW-Authenticate"].startswith("Bearer")

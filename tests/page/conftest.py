@@ -1,0 +1,24 @@
+"""A headless Chromium (Debian's chromium and chromium-driver) driven through selenium."""
+import os
+import sys
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as DriverService
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1100", "--hide-scrollbars"]:
+        options.add_argument(argument)
+    # The driver comes from Debian's package: selenium must not try to download one.
+    driver = webdriver.Chrome(service=DriverService(executable_path="/usr/bin/chromedriver"), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
