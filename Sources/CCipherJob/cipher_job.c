@@ -37,6 +37,16 @@ static void fail(cipher_job *job, int step)
     ERR_clear_error();
 }
 
+/* Hands the 16-byte tag to the cipher (decrypting) or takes it from the cipher (encrypting). */
+static int exchange_tag(cipher_job *job, EVP_CIPHER_CTX *context)
+{
+    OSSL_PARAM tag[2] = {
+        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, job->tag, 16),
+        OSSL_PARAM_construct_end(),
+    };
+    return job->encrypt ? EVP_CIPHER_CTX_get_params(context, tag) : EVP_CIPHER_CTX_set_params(context, tag);
+}
+
 static void run(cipher_job *job)
 {
     EVP_CIPHER_CTX *context = job->context;
@@ -45,15 +55,9 @@ static void run(cipher_job *job)
         fail(job, CIPHER_JOB_INIT);
         return;
     }
-    if (job->is_aead && !job->encrypt) {
-        OSSL_PARAM tag[2] = {
-            OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, job->tag, 16),
-            OSSL_PARAM_construct_end(),
-        };
-        if (EVP_CIPHER_CTX_set_params(context, tag) != 1) {
-            fail(job, CIPHER_JOB_TAG);
-            return;
-        }
+    if (job->is_aead && !job->encrypt && exchange_tag(job, context) != 1) {
+        fail(job, CIPHER_JOB_TAG);
+        return;
     }
     if (job->aad_length > 0
         && EVP_CipherUpdate(context, NULL, &length, job->aad, (int)job->aad_length) != 1) {
@@ -83,15 +87,9 @@ static void run(cipher_job *job)
         return;
     }
     job->output_length += (size_t)length;
-    if (job->is_aead && job->encrypt) {
-        OSSL_PARAM tag[2] = {
-            OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, job->tag, 16),
-            OSSL_PARAM_construct_end(),
-        };
-        if (EVP_CIPHER_CTX_get_params(context, tag) != 1) {
-            fail(job, CIPHER_JOB_TAG);
-            return;
-        }
+    if (job->is_aead && job->encrypt && exchange_tag(job, context) != 1) {
+        fail(job, CIPHER_JOB_TAG);
+        return;
     }
     job->failed_step = CIPHER_JOB_OK;
 }

@@ -293,6 +293,15 @@ struct FibreStack {
             let records = await engine.runAll((0..<20).map { _ in JobRequest(input: Array(repeating: 9, count: 4096)) })
             #expect(records.allSatisfy { $0.status == .completed })
             _ = await engine.run(JobRequest(input: []))  // the error path too
+            // The AEADs go deeper: the provider runs OpenSSL's own AES-GCM and ChaCha20-Poly1305.
+            let key = try CipherKey(name: "gauge", bytes: Array(repeating: 5, count: 32))
+            for algorithm in [Algorithm.aes256GCM, .chacha20Poly1305] {
+                let sealed = await engine.run(JobRequest(
+                    algorithm: algorithm, input: Array(repeating: 1, count: 4096), key: key, aad: [1, 2, 3]))
+                let opened = await engine.run(JobRequest(
+                    operation: .decrypt, algorithm: algorithm, input: try #require(sealed.output), key: key, aad: [1, 2, 3]))
+                #expect(opened.status == .completed)
+            }
             return try #require(engine.deepestFibreStackBytes)
         }
         // The gauge cannot see less than its unpainted gap; anything measured must be real.
