@@ -337,14 +337,29 @@ final class Daemon: Sendable {
         guard logger.logLevel <= .info else { return }
         let elapsed = ContinuousClock.now - exchange.startedAt
         var metadata: Logger.Metadata = [
-            "http.method": "\(exchange.request.method)",
-            "http.path": "\(exchange.request.path)",
+            "http.method": "\(Self.printable(exchange.request.method))",
+            "http.path": "\(Self.printable(exchange.request.path))",
             "http.status": exchange.status.map { "\($0)" } ?? "-",
             "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000 + elapsed.components.seconds * 1_000_000) / 1000)",
         ]
         if let jobID = exchange.jobID { metadata["job.id"] = "\(jobID.uuidString.lowercased())" }
         if code != .REQUEST_TERMINATED_COMPLETED_OK { metadata["http.outcome"] = "\(Self.describe(code))" }
         logger.info("request", metadata: metadata)
+    }
+
+    /// The client's text with control characters escaped as `\xHH` (as nginx writes them), so
+    /// that a `%0a` in a path cannot forge a log line nor `%1b` drive a terminal.
+    static func printable(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\\") }) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f || scalar == "\\" {
+                escaped += "\\x" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 2)
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 
     private static func describe(_ code: MHD_RequestTerminationCode) -> String {
@@ -371,6 +386,10 @@ final class Daemon: Sendable {
         defer { MHD_destroy_response(created) }
         for (name, value) in response.headers + commonHeaders {
             _ = MHD_add_response_header(created, name, value)
+        }
+        if draining.isSet && !response.headers.contains(where: { $0.name == "Connection" }) {
+            // The connection is about to close: a keep-alive client must not send on it again.
+            _ = MHD_add_response_header(created, "Connection", "close")
         }
         if !response.headers.contains(where: { $0.name == "Cache-Control" }) {
             // Every answer but the OpenAPI document carries job data, keys, health or metrics
@@ -436,4 +455,10 @@ private func daemonRequestCompleted(
 ) {
     guard let context else { return }
     Unmanaged<Daemon>.fromOpaque(context).takeUnretainedValue().completed(context: requestContext, code: code)
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
 }

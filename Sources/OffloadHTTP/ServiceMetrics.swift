@@ -47,8 +47,15 @@ final class ServiceMetrics: Sendable {
         cpuSeconds = FloatingPointCounter(label: "process_cpu_seconds_total", factory: factory)
     }
 
-    /// One HTTP request answered.
-    func requestAnswered(route: String, method: String, status: Int) {
+    /// The methods counted under their own name; any other is `other`, so that a client cannot
+    /// grow the label set (and /metrics) with the bytes it sends.
+    private static let knownMethods: Set<String> = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ]
+
+    /// One HTTP request answered. `route` is a route template or `unmatched`, never the path.
+    func requestAnswered(route: String, method rawMethod: String, status: Int) {
+        let method = Self.knownMethods.contains(rawMethod) ? rawMethod : "other"
         let status = String(status)
         Self.handle(HandleKey(metric: .requests, values: [route, method, status]), in: counters) {
             CoreMetrics.Counter(

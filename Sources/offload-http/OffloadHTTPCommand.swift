@@ -137,6 +137,11 @@ struct OffloadHTTPCommand: ParsableCommand {
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
+        // Neither reloads anything (restart to change keys or tokens); they must not kill the
+        // process with requests in flight, as their default action would.
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGUSR1, SIG_IGN)
+        signal(SIGUSR2, SIG_IGN)
         let stopRequested = DispatchSemaphore(value: 0)
         let signalSources = [SIGINT, SIGTERM].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -260,7 +265,15 @@ struct OffloadHTTPCommand: ParsableCommand {
         configuration.connectionTimeoutSeconds = try setting(
             connectionTimeout, "--connection-timeout", "OFFLOAD_CONNECTION_TIMEOUT",
             default: configuration.connectionTimeoutSeconds
-        ) { Int(try ConfigurationValue.duration($0).components.seconds) }
+        ) { text in
+            // libmicrohttpd counts whole seconds and takes 0 as "no timeout": a shorter value
+            // must not silently turn the timeout off.
+            let duration = try ConfigurationValue.duration(text)
+            guard duration.components.attoseconds == 0, duration == .zero || duration >= .seconds(1) else {
+                throw ValidationError("must be whole seconds, such as 5s or 30s (0 turns the timeout off)")
+            }
+            return Int(duration.components.seconds)
+        }
         let shutdown = try setting(
             shutdownTimeout, "--shutdown-timeout", "OFFLOAD_SHUTDOWN_TIMEOUT", default: .seconds(30),
             ConfigurationValue.duration)

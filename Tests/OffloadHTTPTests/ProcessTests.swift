@@ -59,4 +59,37 @@ import Testing
         #expect(!log.contains(secret))
         #expect(objects.contains { $0["level"] == "warning" && $0["message"]?.contains("random key") == true })
     }
+
+    @Test func hangupAndUserSignalsNeitherKillNorStopTheService() async throws {
+        let service = try ServiceProcess([])
+        // Ignored outright (their default action would kill the process mid-request).
+        let status = try String(contentsOfFile: "/proc/\(service.pid)/status", encoding: .utf8)
+        let ignored = try #require(status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") })
+        let mask = try #require(UInt64(ignored.split(separator: "\t").last!.trimmingCharacters(in: .whitespaces), radix: 16))
+        for signal in [SIGHUP, SIGUSR1, SIGUSR2] {
+            #expect(mask & (1 << UInt64(signal - 1)) != 0, "signal \(signal) is not ignored")
+            kill(service.pid, signal)
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let reply = try post(port: service.port, "ASYNC-OK")
+        #expect(reply.status == 200 && reply.body.contains("ebf9f3e4e987e5e1"))
+        let (exit, _) = service.stop()
+        #expect(exit == 0)
+    }
+
+    @Test(arguments: ["500ms", "1.5s", "999us"])
+    func aConnectionTimeoutThatIsNotWholeSecondsIsRefusedAtStart(value: String) throws {
+        // libmicrohttpd counts seconds and reads 0 as no timeout: 500ms must not mean "none".
+        let process = Process()
+        process.executableURL = ServiceProcess.executable
+        process.arguments = ["--host", "127.0.0.1", "--port", "0", "--connection-timeout", value]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(message.contains("--connection-timeout") && message.contains("whole seconds"), "\(message)")
+    }
 }

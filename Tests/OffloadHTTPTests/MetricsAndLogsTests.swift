@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+@testable import OffloadHTTP
+
+/// What a client sends never grows the metrics, never forges log lines, and never leaves a
+/// keep-alive client sending on a connection that is about to close.
+@Suite struct ClientBytesStayContained {
+    @Test func junkMethodsAreCountedAsOtherAndNeverBecomeLabels() async throws {
+        try await withServer { server in
+            for index in 0..<20 {
+                let method = "JUNK\(index)" + String(repeating: "X", count: 200)
+                _ = try rawExchange(
+                    port: server.port, Array("\(method) /jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            }
+            let metrics = String(decoding: try await server.get("/metrics").body, as: UTF8.self)
+            #expect(!metrics.contains("JUNK"))
+            let other = metrics.split(separator: "\n").filter {
+                $0.hasPrefix("offload_http_requests_total{") && $0.contains(#"method="other""#)
+            }
+            #expect(other.count == 1, "\(other)")
+            #expect(other.first?.hasSuffix(" 20") == true || other.first?.hasSuffix(" 20.0") == true, "\(other)")
+        }
+    }
+
+    @Test func logLinesShowControlCharactersEscaped() {
+        #expect(Daemon.printable("/jobs") == "/jobs")
+        #expect(Daemon.printable("/a\nfake=line") == "/a\\x0Afake=line")
+        #expect(Daemon.printable("\u{1b}[31mred") == "\\x1B[31mred")
+        #expect(Daemon.printable("tab\there\r") == "tab\\x09here\\x0D")
+        // The escape character itself is escaped, so an escape in the log is always ours.
+        #expect(Daemon.printable("a\\x0Ab") == "a\\x5Cx0Ab")
+        #expect(Daemon.printable("/café") == "/café")
+    }
+
+    @Test func answersAfterShutdownBeginsCloseTheConnection() async throws {
+        let server = try TestServer { $0.engine.device.latency = .milliseconds(400) }
+        let request = Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nASYNC-OK".utf8)
+        let connection = try RawConnection(port: server.port)
+        try connection.send(request)  // keep-alive: no Connection header from the client
+        try await Task.sleep(for: .milliseconds(100))
+        let stopping = Task.detached { server.stop() }
+        let answer = connection.receiveAll()
+        await stopping.value
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(80))")
+        #expect(answer.contains("Connection: close"), "\(answer.prefix(400))")
+    }
+}
