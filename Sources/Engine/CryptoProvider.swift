@@ -15,6 +15,8 @@ final class CryptoProvider: @unchecked Sendable {
 
     let name: String
     let libraryContext: OpaquePointer
+    /// The device the built-in provider drives: kept until the provider is unloaded.
+    private let device: SimulatedAccelerator?
     private var loaded: [OpaquePointer] = []
     /// The algorithms this provider implements, checked at start.
     let algorithms: Set<Algorithm>
@@ -24,6 +26,7 @@ final class CryptoProvider: @unchecked Sendable {
             throw EngineError(code: "engine_error", message: "OSSL_LIB_CTX_new failed: \(openSSLErrors())")
         }
         self.name = name
+        self.device = device
         libraryContext = context
         do {
             guard OSSL_PROVIDER_add_builtin(context, Self.simulationName, offloadsim_builtin_init) == 1 else {

@@ -174,8 +174,9 @@ public final class Engine: Sendable {
         diagnostics.resumesOffOwningThread.load(ordering: .relaxed)
     }
 
-    /// Refuses new jobs, lets every submitted job finish, then stops the engine threads. Jobs still unfinished after `timeout` end failed, with the code "shutting_down";
-    /// returns how many did.
+    /// Refuses new jobs, lets every submitted job finish, then stops the engine threads. Jobs
+    /// still unfinished after `timeout` end failed, with the code "shutting_down"; returns how
+    /// many did.
     @discardableResult
     public func shutdown(timeout: Duration = .seconds(30)) -> Int {
         let deadline = readMonotonicClock() &+ timeout.nanoseconds
