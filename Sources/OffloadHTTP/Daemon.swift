@@ -59,7 +59,17 @@ final class BatchCollector: Sendable {
             results.remaining -= 1
             return results.remaining == 0 ? results.items.map { $0! } : nil
         }
-        if let finished { exchange.finish(with: .json(200, JobJSON.batch(finished))) }
+        guard let finished else { return }
+        let refusedForLoad = finished.allSatisfy { result in
+            if case .failure(let error) = result { error.status == 503 } else { false }
+        }
+        if refusedForLoad, case .failure(let first) = finished.first {
+            // Nothing ran: the client should retry the whole batch, and be told when.
+            exchange.finish(with: APIError.unavailable(
+                first.code, "No item of the batch could be queued: \(first.message)").response)
+            return
+        }
+        exchange.finish(with: .json(200, JobJSON.batch(finished)))
     }
 }
 
@@ -244,8 +254,11 @@ final class Daemon: Sendable {
                         collector.record(.success(record), at: index)
                     }
                 } catch {
-                    let refused = (error as? EngineError).map { APIError.unavailable($0.code, $0.message) }
-                        ?? APIError.unavailable("overloaded", "The job could not be queued.")
+                    let refused: APIError = switch error as? EngineError {
+                    case let error? where error.code == "unsupported_algorithm": .badRequest(error.code, error.message)
+                    case let error?: .unavailable(error.code, error.message)
+                    case nil: .unavailable("overloaded", "The job could not be queued.")
+                    }
                     collector.record(.failure(refused), at: index)
                 }
             }
@@ -283,12 +296,19 @@ final class Daemon: Sendable {
         let exchange = Exchange(connection: connection, request: request)
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         requestsInProgress.add(1, ordering: .relaxed)
-        if hasAmbiguousFraming(connection) {
+        let singletons = singletonHeaderCounts(connection)
+        if singletons.lengths > 1 || (singletons.lengths > 0 && singletons.encodings > 0) {
             // Two lengths, or a length and chunking: proxies in front may read the body
             // differently from us (request smuggling), so such a request is refused.
             return queue(APIError.badRequest(
                 "ambiguous_framing",
                 "The request has several Content-Length headers, or Content-Length with Transfer-Encoding."
+            ).response, for: exchange)
+        }
+        if singletons.authorizations > 1 {
+            // Which one counts would depend on who reads it (a proxy, or us): refuse both.
+            return queue(APIError.badRequest(
+                "ambiguous_authorization", "The request has several Authorization headers; send one."
             ).response, for: exchange)
         }
         if let authToken, exchange.route?.needsAuthorization ?? true {
@@ -404,18 +424,20 @@ final class Daemon: Sendable {
     }
 
     /// Whether the request declares its body's length more than one way (RFC 9112, section 6.3).
-    private func hasAmbiguousFraming(_ connection: OpaquePointer) -> Bool {
-        var counts = (lengths: 0, encodings: 0)
+    /// How many times the request names each header that must appear once at most.
+    private func singletonHeaderCounts(_ connection: OpaquePointer) -> (lengths: Int, encodings: Int, authorizations: Int) {
+        var counts = (lengths: 0, encodings: 0, authorizations: 0)
         withUnsafeMutablePointer(to: &counts) { pointer in
             _ = MHD_get_connection_values(connection, .HEADER_KIND, { context, _, key, _ in
                 guard let context, let key else { return .YES }
-                let counts = context.assumingMemoryBound(to: (lengths: Int, encodings: Int).self)
+                let counts = context.assumingMemoryBound(to: (lengths: Int, encodings: Int, authorizations: Int).self)
                 if strcasecmp(key, "Content-Length") == 0 { counts.pointee.lengths += 1 }
                 if strcasecmp(key, "Transfer-Encoding") == 0 { counts.pointee.encodings += 1 }
+                if strcasecmp(key, "Authorization") == 0 { counts.pointee.authorizations += 1 }
                 return .YES
             }, pointer)
         }
-        return counts.lengths > 1 || (counts.lengths > 0 && counts.encodings > 0)
+        return counts
     }
 
     private func queryArguments(of connection: OpaquePointer) -> [(name: String, value: String)] {

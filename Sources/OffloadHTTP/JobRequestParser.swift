@@ -213,6 +213,20 @@ struct JobRequestParser {
 
     /// Standard base64 (RFC 4648 section 4); the trailing padding may be left out.
     static func decodeBase64(_ text: String, field: String) throws(APIError) -> [UInt8] {
+        // Foundation alone takes "====" as one zero byte: padding only at the end, at most two,
+        // and only to complete a group of four.
+        let bytes = Array(text.utf8)
+        let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        let digits = bytes.count - padding
+        let isDigit = { (byte: UInt8) in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "+")
+                || byte == UInt8(ascii: "/")
+        }
+        guard padding <= 2, digits % 4 != 1, bytes[..<digits].allSatisfy(isDigit),
+              padding == 0 || (digits > 0 && bytes.count % 4 == 0) else {
+            throw .badRequest("invalid_base64", "\(field) is not valid standard base64.")
+        }
         var padded = text
         if padded.utf8.count % 4 != 0 && !padded.hasSuffix("=") {
             padded += String(repeating: "=", count: 4 - padded.utf8.count % 4)

@@ -101,6 +101,23 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
                 == ["empty_input", "unknown_field"])
         }
     }
+
+    @Test func aBatchWhoseItemsWereAllRefusedForLoadIs503WithRetryAfter() async throws {
+        try await withServer({
+            $0.engine.threads = 1
+            $0.engine.maxJobsPerThread = 1
+            $0.engine.maxQueuedJobsPerThread = 0
+            $0.engine.device.latency = .milliseconds(500)
+        }) { server in
+            let holder = Task { try await server.post("/encrypt", "holds the only slot") }
+            try await Task.sleep(for: .milliseconds(150))
+            let refused = try await server.postJSON("/encrypt", ["batch": [["input": "a"], ["input": "b"]]])
+            #expect(refused.status == 503)
+            #expect(refused.headers["retry-after"] == "1")
+            #expect(refused.errorCode == "overloaded")
+            #expect(try await holder.value.status == 200)
+        }
+    }
 }
 
 /// Every AEAD test runs on the simulated accelerator and on OpenSSL's software provider.

@@ -38,6 +38,7 @@ import Testing
         (["input_hex": "4153594E432D4f4b"], "ebf9f3e4e987e5e1"),
         (["input_base64": "QVNZTkMtT0s="], "ebf9f3e4e987e5e1"),
         (["input_base64": "QVNZTkMtT0s"], "ebf9f3e4e987e5e1"),
+        (["input_base64": "QQ=="], "eb"),
         (["input": "ASYNC-OK", "algorithm": "xor-0xaa"], "ebf9f3e4e987e5e1"),
     ])
     func everyJSONInputFieldWorks(body: [String: String], expected: String) async throws {
@@ -70,6 +71,10 @@ import Testing
         (#"{"input_hex": "abc"}"#, "application/json", 400, "invalid_hex"),
         (#"{"input_hex": "zz"}"#, "application/json", 400, "invalid_hex"),
         (#"{"input_base64": "!!!!"}"#, "application/json", 400, "invalid_base64"),
+        (#"{"input_base64": "===="}"#, "application/json", 400, "invalid_base64"),
+        (#"{"input_base64": "QQ=A"}"#, "application/json", 400, "invalid_base64"),
+        (#"{"input_base64": "QVNZT"}"#, "application/json", 400, "invalid_base64"),
+        (#"{"input_base64": "QQ==="}"#, "application/json", 400, "invalid_base64"),
         (#"{"input": "a", "algorithm": "des"}"#, "application/json", 400, "unknown_algorithm"),
         (#"{"input": "a", "key": "main"}"#, "application/json", 400, "key_not_applicable"),
         (#"{"input": "a", "aad_base64": "AA=="}"#, "application/json", 400, "aad_not_applicable"),

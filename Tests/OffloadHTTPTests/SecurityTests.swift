@@ -31,6 +31,14 @@ import Testing
             #expect(authorized.status == 200)
             #expect(authorized.json["output_hex"] as? String == "ebf9f3e4e987e5e1")
             #expect(server.server.engine.store.counts.completed == 1, "refused requests made no job")
+            // Two Authorization headers, the right one first: which counts would depend on who
+            // reads them, so neither does.
+            let doubled = try rawExchange(port: server.port, Array((
+                "POST /encrypt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Self.token)\r\n"
+                    + "Authorization: Bearer someone-else\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi").utf8))
+            #expect(doubled.hasPrefix("HTTP/1.1 400"), "\(doubled.prefix(80))")
+            #expect(doubled.contains("ambiguous_authorization"))
+            #expect(server.server.engine.store.counts.completed == 1)
         }
     }
 
