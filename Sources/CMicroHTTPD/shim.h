@@ -21,6 +21,9 @@ typedef struct {
     /// PEM key and certificate: HTTPS through libmicrohttpd's GnuTLS when both are set.
     const char *tls_key_pem;
     const char *tls_cert_pem;
+    /// Told when a connection opens and closes (for request deadlines); may be NULL.
+    MHD_NotifyConnectionCallback notify_connection;
+    void *notify_connection_context;
 } CMicroHTTPD_limits;
 
 /// Wraps the variadic MHD_start_daemon. The flags are fixed by the design:
@@ -38,6 +41,7 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)limits.connection_memory_limit, NULL },
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, limits.listen_backlog, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)limits.notify_connection, limits.notify_connection_context },
         { MHD_OPTION_SOCK_ADDR, 0, (void *)bind_address },
         { MHD_OPTION_END, 0, NULL },  /* HTTPS_MEM_KEY, when TLS is on */
         { MHD_OPTION_END, 0, NULL },  /* HTTPS_MEM_CERT, when TLS is on */
@@ -58,6 +62,20 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
     }
     return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_context,
                             MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+}
+
+/// The connection's socket (MHD_get_connection_info is variadic).
+static inline int CMicroHTTPD_connection_fd(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info ? info->connect_fd : -1;
+}
+
+/// What the connection-notify callback stored for the connection.
+static inline void *CMicroHTTPD_socket_context(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
 }
 
 /// Wraps the variadic MHD_get_daemon_info for the port actually bound (port 0 picks one).

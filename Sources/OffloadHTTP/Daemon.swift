@@ -21,10 +21,15 @@ final class Exchange: @unchecked Sendable {
     let startedAt = ContinuousClock.now
     var status: Int?
     var jobID: UUID?
+    /// The connection's id for its deadlines.
+    let connectionID: UInt
+    /// Set once the body is complete and the request runs.
+    var isRunning = false
     private let finishedResponse = Mutex<HTTPResponse?>(nil)
 
-    init(connection: OpaquePointer, request: HTTPRequest) {
+    init(connection: OpaquePointer, connectionID: UInt, request: HTTPRequest) {
         self.connection = connection
+        self.connectionID = connectionID
         self.request = request
         self.route = Router.Route(path: request.path)
     }
@@ -92,6 +97,7 @@ final class Daemon: Sendable {
     /// Headers every answer carries.
     private let commonHeaders: [(name: String, value: String)]
     private let draining = DrainFlag()
+    private let deadlines: ConnectionDeadlines
     /// Requests begun and not yet completed (answered, or their connection closed).
     private let requestsInProgress = Atomic<Int>(0)
     private let handle = Mutex<DaemonHandle?>(nil)
@@ -114,6 +120,7 @@ final class Daemon: Sendable {
         self.maxBodyBytes = configuration.maxBodyBytes
         self.authToken = configuration.authToken
         commonHeaders = configuration.replica.map { [("Offload-Replica", $0)] } ?? []
+        deadlines = ConnectionDeadlines(timeoutSeconds: configuration.connectionTimeoutSeconds)
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
         var limits = CMicroHTTPD_limits()
         limits.connection_limit = UInt32(configuration.connectionLimit)
@@ -126,6 +133,8 @@ final class Daemon: Sendable {
         limits.listen_backlog = 4096
         limits.ipv6 = address.isIPv6
         let context = Unmanaged.passUnretained(self).toOpaque()
+        limits.notify_connection = daemonConnectionNotified
+        limits.notify_connection_context = context
         let tls = configuration.tls
         // The PEM strings need to live only during the start: libmicrohttpd copies them.
         let started = (tls?.keyPEM ?? "").withCString { key in
@@ -139,6 +148,7 @@ final class Daemon: Sendable {
             }
         }
         guard let started else {
+            deadlines.stop()
             throw ServerError(
                 "Could not listen on \(configuration.host):\(configuration.port): "
                     + "the port may be in use or the address not local.")
@@ -170,6 +180,20 @@ final class Daemon: Sendable {
             if let handle { MHD_stop_daemon(handle.pointer) }
             handle = nil
         }
+        deadlines.stop()
+    }
+
+    /// Connections cut off because a request head or body missed its deadline.
+    var connectionsCutOff: Int { deadlines.connectionsCutOff }
+
+    fileprivate func connectionOpened(_ connection: OpaquePointer, context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
+        let id = deadlines.opened(fd: CMicroHTTPD_connection_fd(connection))
+        context.pointee = UnsafeMutableRawPointer(bitPattern: id)
+    }
+
+    fileprivate func connectionClosed(context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
+        if let id = context.pointee.map({ UInt(bitPattern: $0) }) { deadlines.closed(id) }
+        context.pointee = nil
     }
 
     fileprivate func handle(
@@ -188,6 +212,10 @@ final class Daemon: Sendable {
         }
         if let response = exchange.takeFinishedResponse() {
             return queue(response, for: exchange)
+        }
+        if !exchange.isRunning {
+            exchange.isRunning = true
+            deadlines.bodyReceived(exchange.connectionID)
         }
         if exchange.bodyTooLarge {
             return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, for: exchange)
@@ -293,7 +321,10 @@ final class Daemon: Sendable {
                 $0.trimmingCharacters(in: .whitespaces) == "respond-async"
             },
             body: [])
-        let exchange = Exchange(connection: connection, request: request)
+        let connectionID = CMicroHTTPD_socket_context(connection).map { UInt(bitPattern: $0) } ?? 0
+        let exchange = Exchange(connection: connection, connectionID: connectionID, request: request)
+        deadlines.headReceived(
+            connectionID, declaredBytes: header("Content-Length", of: connection).flatMap { Int($0) } ?? 0)
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         requestsInProgress.add(1, ordering: .relaxed)
         let singletons = singletonHeaderCounts(connection)
@@ -354,6 +385,7 @@ final class Daemon: Sendable {
         context.pointee = nil
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
         requestsInProgress.subtract(1, ordering: .releasing)
+        deadlines.answered(exchange.connectionID)
         guard logger.logLevel <= .info else { return }
         let elapsed = ContinuousClock.now - exchange.startedAt
         var metadata: Logger.Metadata = [
@@ -468,6 +500,20 @@ private func daemonAccessHandler(
     return daemon.handle(
         connection: connection, url: String(cString: url), method: String(cString: method),
         uploadData: uploadData, uploadDataSize: uploadDataSize, context: requestContext)
+}
+
+/// libmicrohttpd's connection notice: opened (its fd gets deadlines) and closed.
+private func daemonConnectionNotified(
+    _ context: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ socketContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ event: MHD_ConnectionNotificationCode
+) {
+    guard let context, let connection, let socketContext else { return }
+    let daemon = Unmanaged<Daemon>.fromOpaque(context).takeUnretainedValue()
+    switch event {
+    case .CONNECTION_NOTIFY_STARTED: daemon.connectionOpened(connection, context: socketContext)
+    case .CONNECTION_NOTIFY_CLOSED: daemon.connectionClosed(context: socketContext)
+    default: break
+    }
 }
 
 /// libmicrohttpd's completion notice: the request's exchange is released exactly once, here.

@@ -101,6 +101,9 @@ public final class OffloadServer: Sendable {
     /// The port the service listens on (the one picked when the configuration said 0).
     public var port: Int { daemon.port }
 
+    /// Connections cut off because a request head or body missed its deadline.
+    public var connectionsCutOff: Int { daemon.connectionsCutOff }
+
     /// Requests begun and not yet answered or abandoned.
     public var requestsInProgress: Int { daemon.activeRequests }
 
