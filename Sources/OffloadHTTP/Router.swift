@@ -18,7 +18,9 @@ struct Router: Sendable {
     let isDraining: @Sendable () -> Bool
 
     enum Route {
-        case encrypt, decrypt, jobs, job(String), keys, healthz, readyz, metrics, openAPI, stats, page, pageFile(String)
+        case encrypt, decrypt, jobs, job(String), keys, healthz, readyz, metrics, openAPI, stats
+        /// The live page and its files.
+        case page, pageFile(String)
 
         init?(path: String) {
             switch path {
@@ -141,7 +143,8 @@ struct Router: Sendable {
     static func response(for record: JobRecord) -> HTTPResponse {
         switch (record.status, record.error?.code) {
         case (.completed, _): .json(200, JobJSON.job(record))
-        case (_, "authentication_failed"), (_, "invalid_ciphertext"): .json(400, JobJSON.job(record))
+        case (_, "authentication_failed"), (_, "invalid_ciphertext"), (_, "unsupported_algorithm"):
+            .json(400, JobJSON.job(record))
         case (_, "device_error"), (_, "provider_error"): .json(502, JobJSON.job(record))
         case (_, "job_timeout"): .json(504, JobJSON.job(record))
         case (_, "device_busy"), (_, "overloaded"), (_, "shutting_down"):
