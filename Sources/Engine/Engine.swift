@@ -30,6 +30,8 @@ public struct EngineConfiguration: Sendable {
     public var device: DeviceConfiguration
     /// Finished jobs kept for `GET /jobs`; older ones are forgotten.
     public var retainedFinishedJobs: Int
+    /// Output bytes the finished jobs kept may hold together; the oldest go first.
+    public var retainedOutputBytes: Int
     /// Measures the fibres' stack use (a diagnostic; costs a 22 KiB memset per job; off under
     /// AddressSanitizer).
     public var measuresFibreStack: Bool
@@ -43,6 +45,7 @@ public struct EngineConfiguration: Sendable {
                 notification: NotificationMode = .fd,
                 device: DeviceConfiguration = DeviceConfiguration(),
                 retainedFinishedJobs: Int = 10_000,
+                retainedOutputBytes: Int = 256 << 20,
                 measuresFibreStack: Bool = false) {
         self.threads = threads
         self.maxJobsPerThread = maxJobsPerThread
@@ -53,6 +56,7 @@ public struct EngineConfiguration: Sendable {
         self.notification = notification
         self.device = device
         self.retainedFinishedJobs = retainedFinishedJobs
+        self.retainedOutputBytes = retainedOutputBytes
         self.measuresFibreStack = measuresFibreStack
     }
 
@@ -67,6 +71,7 @@ public struct EngineConfiguration: Sendable {
             throw invalid("A provider is named by its module name, such as offloadsim, default or qatprovider.")
         }
         guard retainedFinishedJobs >= 0 else { throw invalid("The number of retained jobs cannot be negative.") }
+        guard retainedOutputBytes >= 0 else { throw invalid("The retained output bytes cannot be negative.") }
         try device.validate()
     }
 }
@@ -90,7 +95,9 @@ public final class Engine: Sendable {
                 message: "This OpenSSL build cannot run ASYNC jobs (musl libc?); use a glibc system.")
         }
         self.configuration = configuration
-        store = JobStore(retainedFinishedJobs: configuration.retainedFinishedJobs)
+        store = JobStore(
+            retainedFinishedJobs: configuration.retainedFinishedJobs,
+            retainedOutputBytes: configuration.retainedOutputBytes)
         let device = configuration.provider == CryptoProvider.simulationName
             ? try SimulatedAccelerator(configuration: configuration.device) : nil
         self.device = device

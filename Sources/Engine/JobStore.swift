@@ -42,16 +42,22 @@ public final class JobStore: Sendable {
         /// Jobs finished since start, retained or not.
         var completedTotal = 0
         var failedTotal = 0
+        /// Bytes of output the retained finished jobs hold.
+        var outputBytes = 0
     }
 
     private let state = Mutex(State())
     private let ids = JobIDGenerator()
     /// The most finished jobs kept; older ones are forgotten.
     public let retainedFinishedJobs: Int
+    /// The most output bytes finished jobs keep together; the oldest are forgotten first, and
+    /// an output larger than this is not kept at all (its client was answered with it).
+    public let retainedOutputBytes: Int
 
-    public init(retainedFinishedJobs: Int = 10_000) {
-        precondition(retainedFinishedJobs >= 0)
+    public init(retainedFinishedJobs: Int = 10_000, retainedOutputBytes: Int = 256 << 20) {
+        precondition(retainedFinishedJobs >= 0 && retainedOutputBytes >= 0)
         self.retainedFinishedJobs = retainedFinishedJobs
+        self.retainedOutputBytes = retainedOutputBytes
     }
 
     /// Records a new queued job.
@@ -81,7 +87,8 @@ public final class JobStore: Sendable {
                 if record.status.isFinished && !before.isFinished {
                     if record.status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
                     state.finishedOrder.append(id)
-                    Self.evictExcessFinished(&state, keeping: retainedFinishedJobs)
+                    state.outputBytes += record.output?.count ?? 0
+                    Self.evictExcessFinished(&state, keeping: retainedFinishedJobs, bytes: retainedOutputBytes)
                 }
             }
             return record
@@ -128,12 +135,19 @@ public final class JobStore: Sendable {
         state.withLock { ($0.completedTotal, $0.failedTotal) }
     }
 
-    private static func evictExcessFinished(_ state: inout State, keeping limit: Int) {
-        while state.finishedOrder.count - state.finishedHead > limit {
+    /// Bytes of output the retained finished jobs hold.
+    public var retainedBytes: Int {
+        state.withLock { $0.outputBytes }
+    }
+
+    private static func evictExcessFinished(_ state: inout State, keeping limit: Int, bytes byteLimit: Int) {
+        while state.finishedOrder.count - state.finishedHead > limit
+            || (state.outputBytes > byteLimit && state.finishedHead < state.finishedOrder.count) {
             let evicted = state.finishedOrder[state.finishedHead]
             state.finishedHead += 1
             if let record = state.records.removeValue(forKey: evicted) {
                 state.counts[record.status] -= 1
+                state.outputBytes -= record.output?.count ?? 0
             }
         }
         // Compact the order arrays once most of their entries are dead, so memory stays

@@ -17,6 +17,10 @@ final class Exchange: @unchecked Sendable {
     /// The route the path names, looked up once for authorization and metrics.
     let route: Router.Route?
     var bodyTooLarge = false
+    /// The body did not fit in what the service may hold of bodies at once.
+    var bodyOverBudget = false
+    /// Bytes of the body budget this request holds, given back when it completes.
+    var reservedBodyBytes = 0
     /// For the request log line: when the request began, its answer's status, its job.
     let startedAt = ContinuousClock.now
     var status: Int?
@@ -98,6 +102,9 @@ final class Daemon: Sendable {
     private let commonHeaders: [(name: String, value: String)]
     private let draining = DrainFlag()
     private let deadlines: ConnectionDeadlines
+    /// Bytes of request bodies held at once, across connections.
+    private let bodyBytesHeld = Atomic<Int>(0)
+    private let maxBodyBytesHeld: Int
     /// Requests begun and not yet completed (answered, or their connection closed).
     private let requestsInProgress = Atomic<Int>(0)
     private let handle = Mutex<DaemonHandle?>(nil)
@@ -121,6 +128,7 @@ final class Daemon: Sendable {
         self.authToken = configuration.authToken
         commonHeaders = configuration.replica.map { [("Offload-Replica", $0)] } ?? []
         deadlines = ConnectionDeadlines(timeoutSeconds: configuration.connectionTimeoutSeconds)
+        maxBodyBytesHeld = configuration.maxBodyBytesInFlight
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
         var limits = CMicroHTTPD_limits()
         limits.connection_limit = UInt32(configuration.connectionLimit)
@@ -220,6 +228,9 @@ final class Daemon: Sendable {
         if exchange.bodyTooLarge {
             return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, for: exchange)
         }
+        if exchange.bodyOverBudget {
+            return queue(memoryExhausted, for: exchange)
+        }
         if draining.isSet && exchange.request.method == "POST" {
             return queue(drainingResponse, for: exchange)
         }
@@ -301,6 +312,24 @@ final class Daemon: Sendable {
         return drainingResponse
     }
 
+    /// Takes `bytes` of the body budget for the request, or says there is no room.
+    private func reserveBody(_ bytes: Int, for exchange: Exchange) -> Bool {
+        guard bytes > 0 else { return true }
+        let held = bodyBytesHeld.add(bytes, ordering: .relaxed).newValue
+        guard held <= maxBodyBytesHeld else {
+            bodyBytesHeld.subtract(bytes, ordering: .relaxed)
+            return false
+        }
+        exchange.reservedBodyBytes += bytes
+        return true
+    }
+
+    private var memoryExhausted: HTTPResponse {
+        APIError.unavailable(
+            "memory_exhausted",
+            "The service holds as many request bodies as its memory limit allows; retry shortly.").response
+    }
+
     private var drainingResponse: HTTPResponse {
         var response = APIError.unavailable(
             "shutting_down", "The service is shutting down; retry on another instance.").response
@@ -361,15 +390,27 @@ final class Daemon: Sendable {
                 // Answered before the body is read; libmicrohttpd then closes the connection.
                 return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, for: exchange)
             }
+            guard reserveBody(declared, for: exchange) else {
+                // Bodies already being received hold all the memory they may: refused before
+                // this one is read, so slow bodies cannot add up without bound.
+                return queue(memoryExhausted, for: exchange)
+            }
             exchange.request.body.reserveCapacity(declared)
         }
         return .YES
     }
 
     private func receiveBody(_ data: UnsafePointer<CChar>?, count: Int, into exchange: Exchange) {
-        guard !exchange.bodyTooLarge, let data else { return }
+        guard !exchange.bodyTooLarge, !exchange.bodyOverBudget, let data else { return }
         guard exchange.request.body.count + count <= maxBodyBytes else {
             exchange.bodyTooLarge = true
+            exchange.request.body = []
+            return
+        }
+        // A body without Content-Length (chunked) takes its budget as it arrives.
+        let beyondReserved = exchange.request.body.count + count - exchange.reservedBodyBytes
+        if beyondReserved > 0 && !reserveBody(beyondReserved, for: exchange) {
+            exchange.bodyOverBudget = true
             exchange.request.body = []
             return
         }
@@ -386,6 +427,7 @@ final class Daemon: Sendable {
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
         requestsInProgress.subtract(1, ordering: .releasing)
         deadlines.answered(exchange.connectionID)
+        if exchange.reservedBodyBytes > 0 { bodyBytesHeld.subtract(exchange.reservedBodyBytes, ordering: .relaxed) }
         guard logger.logLevel <= .info else { return }
         let elapsed = ContinuousClock.now - exchange.startedAt
         var metadata: Logger.Metadata = [

@@ -66,6 +66,9 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Largest request body, such as 1MiB or 65536. [env: OFFLOAD_MAX_BODY] (default: 1MiB)")
     var maxBody: String?
 
+    @Option(help: "Memory the service keeps within: a quarter may hold request bodies being received (beyond it 503), a quarter the outputs of retained jobs (the oldest go first), such as 1GiB. [env: OFFLOAD_MEMORY_LIMIT] (default: the cgroup's limit, else half the machine's memory)")
+    var memoryLimit: String?
+
     @Option(help: "Finished jobs kept for GET /jobs. [env: OFFLOAD_RETAINED_JOBS] (default: 10000)")
     var retainedJobs: String?
 
@@ -241,6 +244,16 @@ struct OffloadHTTPCommand: ParsableCommand {
             guard (1...(1 << 30)).contains(bytes) else { throw ValidationError("must be from 1 byte to 1GiB") }
             return bytes
         }
+        let detected = MemoryLimit.detect()
+        let limit = try setting(
+            memoryLimit, "--memory-limit", "OFFLOAD_MEMORY_LIMIT", default: detected.bytes
+        ) { text in
+            let bytes = try ConfigurationValue.byteSize(text)
+            guard bytes >= 16 << 20 else { throw ValidationError("must be at least 16MiB") }
+            return bytes
+        }
+        configuration.maxBodyBytesInFlight = max(MemoryLimit.share(of: limit), configuration.maxBodyBytes)
+        configuration.engine.retainedOutputBytes = MemoryLimit.share(of: limit)
         configuration.engine.retainedFinishedJobs = try setting(
             retainedJobs, "--retained-jobs", "OFFLOAD_RETAINED_JOBS",
             default: configuration.engine.retainedFinishedJobs

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+@testable import OffloadHTTP
+
+/// What the service holds in memory is bounded in bytes, not only in count: retained outputs
+/// and request bodies being received.
+@Suite struct MemoryBounds {
+    @Test func retainedOutputsAreBoundedInBytesOldestFirst() async throws {
+        try await withServer({ $0.engine.retainedOutputBytes = 3 * 1024 }) { server in
+            var ids: [String] = []
+            for index in 0..<6 {
+                let reply = try await server.post("/encrypt", String(repeating: "\(index)", count: 1024))
+                #expect(reply.status == 200, "the client gets its output whatever is retained")
+                ids.append(try #require(reply.json["id"] as? String))
+            }
+            #expect(server.server.engine.store.retainedBytes <= 3 * 1024)
+            #expect(try await server.get("/jobs/\(ids[0])").status == 404, "the oldest went first")
+            #expect(try await server.get("/jobs/\(ids[5])").json["output_hex"] != nil)
+            let listed = try await server.get("/jobs")
+            #expect((listed.json["jobs"] as? [[String: Any]])?.count == 3)
+            // An output larger than the whole bound is answered, and not kept.
+            let large = try await server.post("/encrypt", String(repeating: "x", count: 4096))
+            #expect(large.status == 200 && (large.json["output_hex"] as? String)?.count == 8192)
+            #expect(try await server.get("/jobs/\(try #require(large.json["id"] as? String))").status == 404)
+        }
+    }
+
+    @Test func bodiesBeyondTheMemoryForBodiesAre503BeforeTheyAreRead() async throws {
+        try await withServer({
+            $0.maxBodyBytes = 64 * 1024
+            $0.maxBodyBytesInFlight = 100 * 1024
+        }) { server in
+            // Two slow bodies of 60 KiB announced: the second does not fit beside the first.
+            let head = "POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 61440\r\nConnection: close\r\n\r\n"
+            let first = try RawConnection(port: server.port)
+            try first.send(Array(head.utf8) + Array(repeating: UInt8(ascii: "a"), count: 100))
+            try await Task.sleep(for: .milliseconds(100))
+            let second = try rawExchange(port: server.port, Array(head.utf8))
+            #expect(second.hasPrefix("HTTP/1.1 503"), "\(second.prefix(80))")
+            #expect(second.contains("memory_exhausted") && second.contains("Retry-After: 1"))
+            // The first finishes its body and is answered; its share is given back.
+            try first.send(Array(repeating: UInt8(ascii: "a"), count: 61440 - 100))
+            #expect(first.receiveAll().hasPrefix("HTTP/1.1 200"))
+            try await Task.sleep(for: .milliseconds(100))
+            let third = try rawExchange(
+                port: server.port, Array(head.utf8) + Array(repeating: UInt8(ascii: "b"), count: 61440))
+            #expect(third.hasPrefix("HTTP/1.1 200"), "\(third.prefix(80))")
+        }
+    }
+
+    @Test func chunkedBodiesTakeTheirShareAsTheyArrive() async throws {
+        try await withServer({
+            $0.maxBodyBytes = 64 * 1024
+            $0.maxBodyBytesInFlight = 64 * 1024
+        }) { server in
+            let holder = try RawConnection(port: server.port)
+            try holder.send(Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 40000\r\n\r\nxx".utf8))
+            try await Task.sleep(for: .milliseconds(100))
+            let chunk = String(40000, radix: 16)
+            let chunked = try rawExchange(port: server.port, Array((
+                "POST /encrypt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    + "\(chunk)\r\n" + String(repeating: "c", count: 40000) + "\r\n0\r\n\r\n").utf8))
+            #expect(chunked.hasPrefix("HTTP/1.1 503"), "\(chunked.prefix(80))")
+            #expect(chunked.contains("memory_exhausted"))
+        }
+    }
+}
