@@ -40,6 +40,7 @@ let package = Package(
         // The job body that runs on the fibre (see Sources/CCipherJob/include/cipher_job.h).
         .target(
             name: "CCipherJob",
+            dependencies: ["OffloadSim"],
             linkerSettings: [.linkedLibrary("crypto")]
         ),
         .target(

@@ -5,10 +5,7 @@
 #include <openssl/params.h>
 
 #include "cipher_job.h"
-
-/* Must match the provider's names (offloadsim.h); other providers ignore them. */
-#define DEVICE_UNIT_PARAM "offloadsim-device-unit"
-#define DEVICE_NANOSECONDS_PARAM "offloadsim-device-ns"
+#include "offloadsim.h"  /* the device parameters offloadsim reports; other providers ignore them */
 
 static const unsigned char paint_pattern = 0xA5;
 
@@ -73,8 +70,8 @@ static void run(cipher_job *job)
     unsigned int unit = 0;
     uint64_t nanoseconds = 0;
     OSSL_PARAM device[3] = {
-        OSSL_PARAM_construct_uint(DEVICE_UNIT_PARAM, &unit),
-        OSSL_PARAM_construct_uint64(DEVICE_NANOSECONDS_PARAM, &nanoseconds),
+        OSSL_PARAM_construct_uint(OFFLOADSIM_PARAM_DEVICE_UNIT, &unit),
+        OSSL_PARAM_construct_uint64(OFFLOADSIM_PARAM_DEVICE_NANOSECONDS, &nanoseconds),
         OSSL_PARAM_construct_end(),
     };
     if (EVP_CIPHER_CTX_get_params(context, device) == 1 && OSSL_PARAM_modified(&device[0])) {

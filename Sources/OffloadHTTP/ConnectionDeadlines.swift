@@ -1,4 +1,5 @@
 import Dispatch
+import Engine
 import Glibc
 import Synchronization
 
@@ -111,9 +112,5 @@ final class ConnectionDeadlines: @unchecked Sendable {
         if cut > 0 { cutOffCount.add(cut, ordering: .relaxed) }
     }
 
-    private static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
+    private static func now() -> UInt64 { Timestamp.now().monotonicNanoseconds }
 }

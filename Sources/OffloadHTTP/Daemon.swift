@@ -352,8 +352,8 @@ final class Daemon: Sendable {
             body: [])
         let connectionID = CMicroHTTPD_socket_context(connection).map { UInt(bitPattern: $0) } ?? 0
         let exchange = Exchange(connection: connection, connectionID: connectionID, request: request)
-        deadlines.headReceived(
-            connectionID, declaredBytes: header("Content-Length", of: connection).flatMap { Int($0) } ?? 0)
+        let declaredLength = header("Content-Length", of: connection).flatMap { Int($0) }
+        deadlines.headReceived(connectionID, declaredBytes: declaredLength ?? 0)
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         requestsInProgress.add(1, ordering: .relaxed)
         let singletons = singletonHeaderCounts(connection)
@@ -385,7 +385,7 @@ final class Daemon: Sendable {
                     headers: [("WWW-Authenticate", challenge)]).response, for: exchange)
             }
         }
-        if let declared = header("Content-Length", of: connection).flatMap({ Int($0) }) {
+        if let declared = declaredLength {
             if declared > maxBodyBytes {
                 // Answered before the body is read; libmicrohttpd then closes the connection.
                 return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, for: exchange)

@@ -43,10 +43,6 @@ struct APIError: Error, Sendable {
             headers: [("Allow", allowed.joined(separator: ", "))])
     }
 
-    static func notModified(etag: String, cacheControl: String) -> HTTPResponse {
-        // Not an error, but it is the one other answer built without a JSON body.
-        HTTPResponse(status: 304, headers: [("ETag", etag), ("Cache-Control", cacheControl)], body: [])
-    }
 
     static func payloadTooLarge(limit: Int) -> APIError {
         APIError(

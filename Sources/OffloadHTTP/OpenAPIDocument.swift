@@ -13,7 +13,8 @@ info:
 
     HTTP: every path also answers OPTIONS (204 with Allow), and HEAD wherever it answers GET
     (the same headers, no body). Every answer carries `Cache-Control: no-store` except this
-    document, which is `no-cache` with an ETag and answers 304 to a matching If-None-Match.
+    document and the live page's files, which are `no-cache` with an ETag and answer 304 to a
+    matching If-None-Match.
 servers:
   - url: http://localhost:8080
 security:

@@ -86,6 +86,10 @@ struct Router: Sendable {
             }
         }
 
+        /// Every method some route answers, for `OPTIONS *`.
+        static let allMethods = ["GET", "HEAD", "POST", "OPTIONS"]
+            .filter { method in all.contains { $0.methods.contains(method) } }.joined(separator: ", ")
+
         /// Every route the service answers, for the OpenAPI coverage test.
         static let all: [Route] = [
             .encrypt, .decrypt, .jobs, .job(""), .keys, .healthz, .readyz, .metrics, .openAPI, .stats, .page,
@@ -97,7 +101,7 @@ struct Router: Sendable {
         do throws(APIError) {
             if request.path == "*" && request.method == "OPTIONS" {
                 // `OPTIONS *`: what the server as a whole answers.
-                return .respond(HTTPResponse(status: 204, headers: [("Allow", "GET, HEAD, POST, OPTIONS")], body: []))
+                return .respond(HTTPResponse(status: 204, headers: [("Allow", Route.allMethods)], body: []))
             }
             guard let route = Route(path: request.path) else {
                 throw .notFound("No route \(request.path); GET /openapi.yaml lists the routes.")

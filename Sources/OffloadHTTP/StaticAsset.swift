@@ -22,7 +22,7 @@ struct StaticAsset: Sendable {
     /// The asset, or 304 when `ifNoneMatch` names its ETag (weak comparison, RFC 9110 13.1.2).
     func response(ifNoneMatch: String?) -> HTTPResponse {
         if let ifNoneMatch, matches(ifNoneMatch) {
-            return APIError.notModified(etag: etag, cacheControl: Self.cacheControl)
+            return HTTPResponse(status: 304, headers: [("ETag", etag), ("Cache-Control", Self.cacheControl)], body: [])
         }
         return HTTPResponse(
             status: 200,
