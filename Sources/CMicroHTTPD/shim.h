@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <string.h>
 #include <microhttpd.h>
 
 /// The daemon's tunables, gathered in a struct because MHD takes them as
@@ -26,6 +27,35 @@ typedef struct {
     void *notify_connection_context;
 } CMicroHTTPD_limits;
 
+/// Most query arguments a request may carry. libmicrohttpd 0.9.75 keeps one record per
+/// argument in the connection's memory pool and, when the pool runs out while it parses them,
+/// queues its error but then waits for headers that never come: the client gets no answer
+/// until the idle timeout (with a 12 KiB pool, from about 160 arguments).
+#define CMICROHTTPD_MAX_QUERY_ARGUMENTS 64
+
+/// The request context `CMicroHTTPD_refuse_long_queries` gives a request whose query it
+/// dropped; never the address of an object.
+static inline void *CMicroHTTPD_query_refused_mark(void) { return (void *)(uintptr_t)1; }
+
+/// libmicrohttpd's URI log callback, called with the raw request target before the query is
+/// parsed into the pool. A query with more arguments than the limit is cut at its `?` (the
+/// target is the connection's own read buffer), so libmicrohttpd parses none, and the request
+/// is marked for the access handler to answer 400.
+static inline void *CMicroHTTPD_refuse_long_queries(void *context, const char *uri, struct MHD_Connection *connection)
+{
+    (void)context;
+    (void)connection;
+    char *query = strchr(uri, '?');
+    if (query == NULL) return NULL;
+    unsigned int arguments = 1;
+    for (const char *cursor = query + 1; *cursor != '\0'; cursor++) {
+        if (*cursor == '&') arguments++;
+    }
+    if (arguments <= CMICROHTTPD_MAX_QUERY_ARGUMENTS) return NULL;
+    query[1] = '\0';
+    return CMicroHTTPD_query_refused_mark();
+}
+
 /// Wraps the variadic MHD_start_daemon. The flags are fixed by the design:
 /// one internal epoll thread (or pool) and suspend/resume.
 static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
@@ -43,6 +73,9 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context },
         { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)limits.notify_connection, limits.notify_connection_context },
         { MHD_OPTION_SOCK_ADDR, 0, (void *)bind_address },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)CMicroHTTPD_refuse_long_queries, NULL },
+        /* HTTP/1.1 without Host and spaces in the target are 400 (RFC 9112, 3.2 and 3.2.2). */
+        { MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL },
         { MHD_OPTION_END, 0, NULL },  /* HTTPS_MEM_KEY, when TLS is on */
         { MHD_OPTION_END, 0, NULL },  /* HTTPS_MEM_CERT, when TLS is on */
         { MHD_OPTION_END, 0, NULL },
@@ -76,6 +109,13 @@ static inline void *CMicroHTTPD_socket_context(struct MHD_Connection *connection
 {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return info ? info->socket_context : NULL;
+}
+
+/// Bytes of the request line and headers (MHD_get_connection_info is variadic).
+static inline size_t CMicroHTTPD_header_size(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    return info ? info->header_size : 0;
 }
 
 /// Wraps the variadic MHD_get_daemon_info for the port actually bound (port 0 picks one).

@@ -97,6 +97,7 @@ final class Daemon: Sendable {
     private let metrics: ServiceMetrics
     private let logger: Logger
     private let maxBodyBytes: Int
+    private let maxHeaderBytes: Int
     private let authToken: AuthToken?
     /// Headers every answer carries.
     private let commonHeaders: [(name: String, value: String)]
@@ -125,6 +126,7 @@ final class Daemon: Sendable {
             engine: engine, keys: keys, maxBatchItems: configuration.maxBatchItems, metrics: metrics,
             isDraining: { draining.isSet })
         self.maxBodyBytes = configuration.maxBodyBytes
+        self.maxHeaderBytes = configuration.maxHeaderBytes
         self.authToken = configuration.authToken
         commonHeaders = configuration.replica.map { [("Offload-Replica", $0)] } ?? []
         deadlines = ConnectionDeadlines(timeoutSeconds: configuration.connectionTimeoutSeconds)
@@ -134,9 +136,11 @@ final class Daemon: Sendable {
         limits.connection_limit = UInt32(configuration.connectionLimit)
         limits.connection_timeout_seconds = UInt32(configuration.connectionTimeoutSeconds)
         limits.per_ip_connection_limit = UInt32(configuration.perIPConnectionLimit)
-        // Holds a request's line and headers plus a read buffer; it is zeroed between requests,
-        // so it is no larger than the header limit needs.
-        limits.connection_memory_limit = configuration.maxHeaderBytes + 4 * 1024
+        // Holds a request's line and headers plus a read buffer, and the answer's headers. Twice
+        // the header limit, so that a request a little over the limit still leaves room for our
+        // 431 (libmicrohttpd answers 431 itself only for a head that does not fit at all); only
+        // the part used is zeroed between requests.
+        limits.connection_memory_limit = 2 * configuration.maxHeaderBytes + 4 * 1024
         limits.thread_pool_size = 1
         limits.listen_backlog = 4096
         limits.ipv6 = address.isIPv6
@@ -209,8 +213,10 @@ final class Daemon: Sendable {
         uploadData: UnsafePointer<CChar>?, uploadDataSize: UnsafeMutablePointer<Int>,
         context: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
-        guard let existing = context.pointee else {
-            return begin(connection: connection, url: url, method: method, context: context)
+        guard let existing = context.pointee, existing != Self.queryRefusedMark else {
+            return begin(
+                connection: connection, url: url, method: method, queryRefused: context.pointee != nil,
+                context: context)
         }
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeUnretainedValue()
         if uploadDataSize.pointee > 0 {
@@ -337,8 +343,11 @@ final class Daemon: Sendable {
         return response
     }
 
+    /// The request context libmicrohttpd gives a request whose query had too many arguments.
+    private static var queryRefusedMark: UnsafeMutableRawPointer? { CMicroHTTPD_query_refused_mark() }
+
     private func begin(
-        connection: OpaquePointer, url: String, method: String,
+        connection: OpaquePointer, url: String, method: String, queryRefused: Bool,
         context: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
         let prefer = header("Prefer", of: connection) ?? ""
@@ -352,12 +361,20 @@ final class Daemon: Sendable {
             body: [])
         let connectionID = CMicroHTTPD_socket_context(connection).map { UInt(bitPattern: $0) } ?? 0
         let exchange = Exchange(connection: connection, connectionID: connectionID, request: request)
-        let declaredLength = header("Content-Length", of: connection).flatMap { Int($0) }
-        deadlines.headReceived(connectionID, declaredBytes: declaredLength ?? 0)
+        // libmicrohttpd has checked that the length is digits; it may still not fit an Int
+        // (18446744073709551615 is libmicrohttpd's "unknown size", which it would read until close).
+        let declaredLength = header("Content-Length", of: connection).map { UInt64($0).map { Int(clamping: $0) } ?? .max }
+        deadlines.headReceived(connectionID, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         requestsInProgress.add(1, ordering: .relaxed)
-        let singletons = singletonHeaderCounts(connection)
-        if singletons.lengths > 1 || (singletons.lengths > 0 && singletons.encodings > 0) {
+        if CMicroHTTPD_header_size(connection) > maxHeaderBytes {
+            // libmicrohttpd's pool holds more than the limit, so that this answer has room.
+            return queue(APIError(
+                status: 431, code: "headers_too_large",
+                message: "The request line and headers exceed \(maxHeaderBytes) bytes.").response, for: exchange)
+        }
+        let facts = headerFacts(connection)
+        if facts.lengths > 1 || (facts.lengths > 0 && facts.encodings > 0) {
             // Two lengths, or a length and chunking: proxies in front may read the body
             // differently from us (request smuggling), so such a request is refused.
             return queue(APIError.badRequest(
@@ -365,7 +382,22 @@ final class Daemon: Sendable {
                 "The request has several Content-Length headers, or Content-Length with Transfer-Encoding."
             ).response, for: exchange)
         }
-        if singletons.authorizations > 1 {
+        if let encoding = header("Transfer-Encoding", of: connection),
+            facts.encodings > 1 || encoding.trimmingCharacters(in: .whitespaces).lowercased() != "chunked"
+        {
+            // libmicrohttpd decodes only `chunked` alone; anything else it would read until
+            // the connection closes. RFC 9112, 6.1: a coding the server does not know is 501.
+            return queue(APIError(
+                status: 501, code: "unsupported_transfer_encoding",
+                message: "Only Transfer-Encoding: chunked is supported; send the body as is or chunked."
+            ).response, for: exchange)
+        }
+        if queryRefused {
+            return queue(APIError.badRequest(
+                "too_many_query_arguments",
+                "The query has more than \(CMICROHTTPD_MAX_QUERY_ARGUMENTS) arguments.").response, for: exchange)
+        }
+        if facts.authorizations > 1 {
             // Which one counts would depend on who reads it (a proxy, or us): refuse both.
             return queue(APIError.badRequest(
                 "ambiguous_authorization", "The request has several Authorization headers; send one."
@@ -424,6 +456,8 @@ final class Daemon: Sendable {
     ) {
         guard let context, let existing = context.pointee else { return }
         context.pointee = nil
+        // A request refused for its query before any exchange began (its handler was never called).
+        guard existing != Self.queryRefusedMark else { return }
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
         requestsInProgress.subtract(1, ordering: .releasing)
         deadlines.answered(exchange.connectionID)
@@ -497,21 +531,27 @@ final class Daemon: Sendable {
         MHD_lookup_connection_value(connection, .HEADER_KIND, name).map { String(cString: $0) }
     }
 
-    /// Whether the request declares its body's length more than one way (RFC 9112, section 6.3).
-    /// How many times the request names each header that must appear once at most.
-    private func singletonHeaderCounts(_ connection: OpaquePointer) -> (lengths: Int, encodings: Int, authorizations: Int) {
-        var counts = (lengths: 0, encodings: 0, authorizations: 0)
-        withUnsafeMutablePointer(to: &counts) { pointer in
+    /// How many times the request names each header that must appear once at most (framing,
+    /// RFC 9112 section 6.3, and credentials).
+    private func headerFacts(_ connection: OpaquePointer) -> HeaderFacts {
+        var facts = HeaderFacts()
+        withUnsafeMutablePointer(to: &facts) { pointer in
             _ = MHD_get_connection_values(connection, .HEADER_KIND, { context, _, key, _ in
                 guard let context, let key else { return .YES }
-                let counts = context.assumingMemoryBound(to: (lengths: Int, encodings: Int, authorizations: Int).self)
-                if strcasecmp(key, "Content-Length") == 0 { counts.pointee.lengths += 1 }
-                if strcasecmp(key, "Transfer-Encoding") == 0 { counts.pointee.encodings += 1 }
-                if strcasecmp(key, "Authorization") == 0 { counts.pointee.authorizations += 1 }
+                let facts = context.assumingMemoryBound(to: HeaderFacts.self)
+                if strcasecmp(key, "Content-Length") == 0 { facts.pointee.lengths += 1 }
+                if strcasecmp(key, "Transfer-Encoding") == 0 { facts.pointee.encodings += 1 }
+                if strcasecmp(key, "Authorization") == 0 { facts.pointee.authorizations += 1 }
                 return .YES
             }, pointer)
         }
-        return counts
+        return facts
+    }
+
+    private struct HeaderFacts {
+        var lengths = 0
+        var encodings = 0
+        var authorizations = 0
     }
 
     private func queryArguments(of connection: OpaquePointer) -> [(name: String, value: String)] {
