@@ -55,14 +55,18 @@ public struct JobRequest: Sendable {
     public var key: CipherKey?
     /// Associated data of an AEAD algorithm: authenticated, not encrypted.
     public var aad: [UInt8]
+    /// The principal the job belongs to (the name of the token that asked for it); nil when
+    /// the service runs without tokens.
+    public var owner: String?
 
     public init(operation: JobOperation = .encrypt, algorithm: Algorithm = .xor0xAA, input: [UInt8],
-                key: CipherKey? = nil, aad: [UInt8] = []) {
+                key: CipherKey? = nil, aad: [UInt8] = [], owner: String? = nil) {
         self.operation = operation
         self.algorithm = algorithm
         self.input = input
         self.key = key
         self.aad = aad
+        self.owner = owner
     }
 }
 
@@ -76,6 +80,8 @@ public struct JobRecord: Sendable, Identifiable {
     public let keyName: String?
     /// The OpenSSL provider that ran the job.
     public let provider: String
+    /// The principal the job belongs to, when the service has tokens.
+    public let owner: String?
     public let inputBytes: Int
     public internal(set) var output: [UInt8]?
     /// Times the ASYNC job paused.
@@ -98,6 +104,7 @@ public struct JobRecord: Sendable, Identifiable {
         self.operation = request.operation
         self.algorithm = request.algorithm
         self.keyName = request.key?.name
+        self.owner = request.owner
         self.inputBytes = request.input.count
         self.createdAt = createdAt
     }

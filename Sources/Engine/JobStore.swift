@@ -31,7 +31,7 @@ public struct JobCounts: Sendable, Equatable {
 /// Every job's record, newest first, with a bound on how many finished jobs are kept.
 /// Jobs that are queued or running are always kept.
 public final class JobStore: Sendable {
-    private struct State {
+    fileprivate struct State {
         var records: [UUID: JobRecord] = [:]
         /// Ids in creation order; ids of evicted jobs stay until the next compaction.
         var creationOrder: [UUID] = []
@@ -39,6 +39,8 @@ public final class JobStore: Sendable {
         var finishedOrder: [UUID] = []
         var finishedHead = 0
         var counts = JobCounts()
+        /// The counts of each owner's retained jobs (jobs without an owner are in `counts` only).
+        var countsByOwner: [String: JobCounts] = [:]
         /// Jobs finished since start, retained or not.
         var completedTotal = 0
         var failedTotal = 0
@@ -66,7 +68,7 @@ public final class JobStore: Sendable {
         state.withLock { state in
             state.records[record.id] = record
             state.creationOrder.append(record.id)
-            state.counts.queued += 1
+            state.count(record, by: 1)
         }
         return record
     }
@@ -82,8 +84,8 @@ public final class JobStore: Sendable {
             change(&state.records.values[index])
             let record = state.records.values[index]
             if before != record.status {
-                state.counts[before] -= 1
-                state.counts[record.status] += 1
+                state.count(record, in: before, by: -1)
+                state.count(record, by: 1)
                 if record.status.isFinished && !before.isFinished {
                     if record.status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
                     state.finishedOrder.append(id)
@@ -99,7 +101,7 @@ public final class JobStore: Sendable {
     func remove(_ id: UUID) {
         state.withLock { state in
             if let record = state.records.removeValue(forKey: id) {
-                state.counts[record.status] -= 1
+                state.count(record, by: -1)
             }
         }
     }
@@ -109,8 +111,9 @@ public final class JobStore: Sendable {
         state.withLock { $0.records[id] }
     }
 
-    /// Up to `limit` jobs, newest first, optionally only those in `status`, with the counts of all retained jobs.
-    public func list(status: JobStatus? = nil, limit: Int) -> (jobs: [JobRecord], counts: JobCounts) {
+    /// Up to `limit` jobs, newest first, optionally only those in `status`, with the counts of
+    /// all retained jobs; with `owner`, only that owner's jobs and counts.
+    public func list(status: JobStatus? = nil, owner: String? = nil, limit: Int) -> (jobs: [JobRecord], counts: JobCounts) {
         state.withLock { state in
             var jobs: [JobRecord] = []
             jobs.reserveCapacity(min(limit, state.records.count))
@@ -118,11 +121,12 @@ public final class JobStore: Sendable {
             while index > state.creationOrder.startIndex && jobs.count < limit {
                 index -= 1
                 guard let record = state.records[state.creationOrder[index]] else { continue }
-                if status == nil || record.status == status {
+                if (status == nil || record.status == status) && (owner == nil || record.owner == owner) {
                     jobs.append(record)
                 }
             }
-            return (jobs, state.counts)
+            let counts = owner.map { state.countsByOwner[$0] ?? JobCounts() } ?? state.counts
+            return (jobs, counts)
         }
     }
 
@@ -146,7 +150,7 @@ public final class JobStore: Sendable {
             let evicted = state.finishedOrder[state.finishedHead]
             state.finishedHead += 1
             if let record = state.records.removeValue(forKey: evicted) {
-                state.counts[record.status] -= 1
+                state.count(record, by: -1)
                 state.outputBytes -= record.output?.count ?? 0
             }
         }
@@ -159,5 +163,16 @@ public final class JobStore: Sendable {
         if state.creationOrder.count > 2 * state.records.count + 1024 {
             state.creationOrder.removeAll { state.records[$0] == nil }
         }
+    }
+}
+
+extension JobStore.State {
+    /// Adds `delta` to the counts of `status` (the record's own by default), overall and for its owner.
+    fileprivate mutating func count(_ record: JobRecord, in status: JobStatus? = nil, by delta: Int) {
+        let status = status ?? record.status
+        counts[status] += delta
+        guard let owner = record.owner else { return }
+        countsByOwner[owner, default: JobCounts()][status] += delta
+        if countsByOwner[owner] == JobCounts() { countsByOwner[owner] = nil }
     }
 }

@@ -98,7 +98,7 @@ final class Daemon: Sendable {
     private let logger: Logger
     private let maxBodyBytes: Int
     private let maxHeaderBytes: Int
-    private let authToken: AuthToken?
+    private let accessTokens: AccessTokens?
     /// Headers every answer carries.
     private let commonHeaders: [(name: String, value: String)]
     private let draining = DrainFlag()
@@ -127,7 +127,7 @@ final class Daemon: Sendable {
             isDraining: { draining.isSet })
         self.maxBodyBytes = configuration.maxBodyBytes
         self.maxHeaderBytes = configuration.maxHeaderBytes
-        self.authToken = configuration.authToken
+        self.accessTokens = configuration.accessTokens
         commonHeaders = configuration.replica.map { [("Offload-Replica", $0)] } ?? []
         deadlines = ConnectionDeadlines(timeoutSeconds: configuration.connectionTimeoutSeconds)
         maxBodyBytesHeld = configuration.maxBodyBytesInFlight
@@ -403,9 +403,10 @@ final class Daemon: Sendable {
                 "ambiguous_authorization", "The request has several Authorization headers; send one."
             ).response, for: exchange)
         }
-        if let authToken, exchange.route?.needsAuthorization ?? true {
+        if let accessTokens, exchange.route?.needsAuthorization ?? true {
             let authorization = header("Authorization", of: connection)
-            guard authToken.accepts(authorization: authorization) else {
+            exchange.request.principal = accessTokens.principal(for: authorization)
+            guard exchange.request.principal != nil else {
                 // Answered before the body is read, as for 413.
                 var challenge = #"Bearer realm="offload-http""#
                 if authorization != nil { challenge += #", error="invalid_token""# }
@@ -413,7 +414,7 @@ final class Daemon: Sendable {
                     status: 401, code: "unauthorized",
                     message: authorization == nil
                         ? "This route needs an Authorization: Bearer <token> header."
-                        : "The bearer token is not the one this service accepts.",
+                        : "The bearer token is not one this service accepts.",
                     headers: [("WWW-Authenticate", challenge)]).response, for: exchange)
             }
         }

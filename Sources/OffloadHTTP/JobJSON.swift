@@ -65,6 +65,7 @@ enum JobJSON {
             json.hex(output)
         }
         json.field("provider", record.provider)
+        if let owner = record.owner { json.field("owner", owner) }
         json.field("pauses", record.pauses)
         json.field("device_unit", record.deviceUnit)
         json.field("engine", record.engine)

@@ -13,6 +13,8 @@ struct HTTPRequest {
     /// The client asked for `Prefer: respond-async` (RFC 7240).
     var prefersAsync = false
     var body: [UInt8]
+    /// Whose token the request carried; nil when the service has no tokens.
+    var principal: Principal?
 
     var isJSON: Bool {
         guard let contentType else { return false }

@@ -31,8 +31,9 @@ public struct ServerConfiguration: Sendable {
     public var maxHeaderBytes = 8 * 1024
     /// Most items in one batch.
     public var maxBatchItems = 1000
-    /// When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`.
-    public var authToken: AuthToken?
+    /// When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`
+    /// with one of these tokens, and each principal sees only its own jobs (admins see all).
+    public var accessTokens: AccessTokens?
     /// When set, the service speaks HTTPS only.
     public var tls: TLSCredentials?
     public var engine = EngineConfiguration()
@@ -77,7 +78,7 @@ public final class OffloadServer: Sendable {
         if keys.isEphemeral {
             logger.warning("no key file: generated a random key; ciphertexts will not decrypt after a restart")
         }
-        if configuration.authToken != nil && configuration.tls == nil {
+        if configuration.accessTokens != nil && configuration.tls == nil {
             logger.warning(
                 "bearer tokens cross the network in clear text without TLS (RFC 6750 requires it): pass --tls-cert and --tls-key, or terminate TLS in front of the service")
         }

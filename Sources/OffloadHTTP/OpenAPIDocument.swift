@@ -452,6 +452,7 @@ components:
         output_bytes: {type: [integer, 'null'], minimum: 0}
         output_hex: {type: string, pattern: '^([0-9a-f]{2})*$', description: Only on a completed job, never in lists.}
         provider: {type: string, description: 'The OpenSSL provider that ran the job (offloadsim, default, ...).'}
+        owner: {type: string, description: 'The principal (token name) the job belongs to, when the service has tokens.'}
         pauses: {type: integer, minimum: 0, description: Times the ASYNC job paused inside the provider (0 for software crypto).}
         device_unit: {type: [integer, 'null'], minimum: 0}
         engine: {type: [integer, 'null'], minimum: 0}

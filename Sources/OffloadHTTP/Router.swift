@@ -118,12 +118,20 @@ struct Router: Sendable {
                 var parser = JobRequestParser(
                     operation: route.template == "/encrypt" ? .encrypt : .decrypt, keys: keys, maxBatchItems: maxBatchItems)
                 parser.supported = (engine.algorithms, engine.providerName)
+                let owner = request.principal?.name
                 switch try parser.parse(request) {
-                case .single(let job): return .runJob(job, respondAsync: request.prefersAsync)
-                case .batch(let items): return .runBatch(items)
+                case .single(var job):
+                    job.owner = owner
+                    return .runJob(job, respondAsync: request.prefersAsync)
+                case .batch(let items):
+                    return .runBatch(items.map { item in item.map { job in
+                        var owned = job
+                        owned.owner = owner
+                        return owned
+                    } })
                 }
-            case .jobs: return .respond(try listJobs(request.query))
-            case .job(let id): return .respond(try job(id))
+            case .jobs: return .respond(try listJobs(request.query, for: request.principal))
+            case .job(let id): return .respond(try job(id, for: request.principal))
             case .keys: return .respond(listKeys())
             case .healthz: return .respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
             case .readyz: return .respond(try readiness())
@@ -190,9 +198,11 @@ struct Router: Sendable {
         return .json(200, json.bytes)
     }
 
-    private func listJobs(_ query: [(name: String, value: String)]) throws(APIError) -> HTTPResponse {
+    /// A principal sees its own jobs, an admin every job; without tokens everyone sees every job.
+    private func listJobs(_ query: [(name: String, value: String)], for principal: Principal?) throws(APIError) -> HTTPResponse {
         let (status, limit) = try Self.jobListQuery(query)
-        let (jobs, counts) = engine.store.list(status: status, limit: limit)
+        let owner = principal?.isAdmin == false ? principal?.name : nil
+        let (jobs, counts) = engine.store.list(status: status, owner: owner, limit: limit)
         return .json(200, JobJSON.list(jobs, counts: counts))
     }
 
@@ -221,11 +231,14 @@ struct Router: Sendable {
         return (status, limit)
     }
 
-    private func job(_ id: String) throws(APIError) -> HTTPResponse {
+    private func job(_ id: String, for principal: Principal?) throws(APIError) -> HTTPResponse {
         guard let uuid = UUID(uuidString: id) else {
             throw .badRequest("invalid_job_id", "'\(id)' is not a job id; job ids are UUIDs.")
         }
-        guard let record = engine.store.job(uuid) else {
+        // Another principal's job is answered as one that does not exist: its id says nothing.
+        guard let record = engine.store.job(uuid),
+            principal == nil || principal!.isAdmin || record.owner == principal!.name
+        else {
             throw .notFound("No job \(id): it never existed or is no longer retained.", code: "job_not_found")
         }
         return .json(200, JobJSON.job(record))

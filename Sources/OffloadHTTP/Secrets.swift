@@ -24,7 +24,7 @@ enum SecretFile {
     }
 }
 
-/// The bearer token every route but /healthz and /readyz requires, when one is configured.
+/// One bearer token (`AccessTokens` names the principal of each).
 public struct AuthToken: Sendable {
     let bytes: [UInt8]
 
@@ -37,12 +37,6 @@ public struct AuthToken: Sendable {
             throw ServerError("The auth token may hold only letters, digits and - . _ ~ + / (and trailing =).")
         }
         bytes = Array(token.utf8)
-    }
-
-    /// Reads the token from a file that only its owner can read; surrounding white space is dropped.
-    public static func load(file path: String) throws -> AuthToken {
-        let text = String(decoding: try SecretFile.read(path, what: "auth token file"), as: UTF8.self)
-        return try AuthToken(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Whether `header` (an Authorization header) carries this token. The comparison takes the

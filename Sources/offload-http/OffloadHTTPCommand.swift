@@ -84,7 +84,7 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Most items in one batch, up to 1000. [env: OFFLOAD_MAX_BATCH] (default: 1000)")
     var maxBatch: String?
 
-    @Option(help: "File holding a bearer token; every route but /healthz and /readyz then needs it. Must be readable by its owner only. [env: OFFLOAD_AUTH_TOKEN_FILE]")
+    @Option(help: "File of bearer tokens: one token, or name:token[:admin] a line; every route but /healthz and /readyz then needs one, and each name sees only its own jobs (admin: all). Must be readable by its owner only. [env: OFFLOAD_AUTH_TOKEN_FILE]")
     var authTokenFile: String?
 
     @Option(help: "PEM certificate (chain) to serve HTTPS with; needs --tls-key. [env: OFFLOAD_TLS_CERT]")
@@ -310,7 +310,7 @@ struct OffloadHTTPCommand: ParsableCommand {
             configuration.keys = try KeyRing.load(file: keyFile, defaultName: defaultKey ?? environment["OFFLOAD_DEFAULT_KEY"])
         }
         if let tokenFile = authTokenFile ?? environment["OFFLOAD_AUTH_TOKEN_FILE"] {
-            configuration.authToken = try AuthToken.load(file: tokenFile)
+            configuration.accessTokens = try AccessTokens.load(file: tokenFile)
         }
         let certificate = tlsCert ?? environment["OFFLOAD_TLS_CERT"]
         let key = tlsKey ?? environment["OFFLOAD_TLS_KEY"]

@@ -6,7 +6,7 @@ import Testing
     static let token = "s3cr3t-token-0123456789abcdef"
 
     @Test func everyRouteButHealthAndReadinessNeedsTheToken() async throws {
-        try await withServer({ $0.authToken = try! AuthToken(Self.token) }) { server in
+        try await withServer({ $0.accessTokens = try! AccessTokens.single(Self.token) }) { server in
             for path in ["/jobs", "/keys", "/metrics", "/openapi.yaml", "/nowhere"] {
                 let missing = try await server.get(path)
                 #expect(missing.status == 401, "\(path)")
@@ -49,9 +49,99 @@ import Testing
         defer { unlink(path) }
         try (Self.token + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o644)
-        #expect(throws: ServerError.self) { try AuthToken.load(file: path) }
+        #expect(throws: ServerError.self) { try AccessTokens.load(file: path) }
         chmod(path, 0o600)
-        #expect(try AuthToken.load(file: path).accepts(authorization: "Bearer " + Self.token))
+        #expect(try AccessTokens.load(file: path).principal(for: "Bearer " + Self.token) == Principal(name: "default", isAdmin: true))
+    }
+
+    @Test func tokenFilesNameTheirPrincipals() throws {
+        let tokens = try AccessTokens.parse("""
+            # who may call the service
+            alice:alice-token-0123456789
+
+            bob:bob-token-0123456789abc
+            ops:ops-token-0123456789abc:admin
+            """, source: "tokens")
+        #expect(tokens.principals == [
+            Principal(name: "alice", isAdmin: false), Principal(name: "bob", isAdmin: false),
+            Principal(name: "ops", isAdmin: true),
+        ])
+        #expect(tokens.principal(for: "Bearer bob-token-0123456789abc")?.name == "bob")
+        #expect(tokens.principal(for: "Bearer bob-token-0123456789ab") == nil)
+        let refused: [(text: String, says: String)] = [
+            ("alice:alice-token-0123456789\nalice:other-token-0123456789", "named twice"),
+            ("alice:same-token-0123456789\nbob:same-token-0123456789", "same token"),
+            ("alice:alice-token-0123456789:root", "Line 1"),
+            ("alice:short", "Line 1"),
+            ("a lice:alice-token-0123456789", "may hold only"),
+            ("one-token-0123456789\ntwo-token-0123456789", "Line 1"),
+            ("# nothing but a comment", "no token"),
+        ]
+        for (text, says) in refused {
+            #expect(performing: { try AccessTokens.parse(text, source: "tokens") }, throws: { error in
+                let description = (error as? ServerError)?.description ?? ""
+                // The message names the problem, never a token.
+                return description.contains(says) && !description.contains("0123456789")
+            })
+        }
+    }
+}
+
+/// Jobs belong to the principal whose token created them: no one else sees them, but an admin.
+@Suite struct Principals {
+    static let tokens = try! AccessTokens.parse("""
+        alice:alice-token-0123456789
+        bob:bob-token-0123456789abc
+        ops:ops-token-0123456789abc:admin
+        """, source: "test")
+
+    static func bearer(_ name: String) -> [String: String] {
+        ["Authorization": "Bearer \(name)-token-0123456789" + (name == "alice" ? "" : "abc")]
+    }
+
+    @Test func eachPrincipalSeesItsOwnJobsAndAnAdminSeesAll() async throws {
+        try await withServer({ $0.accessTokens = Self.tokens }) { server in
+            let bearer = Self.bearer
+            let alices = try await server.request(
+                "POST", "/encrypt", body: Data("ASYNC-OK".utf8), headers: bearer("alice"))
+            #expect(alices.status == 200)
+            #expect(alices.json["owner"] as? String == "alice")
+            let bobsAsync = try await server.request(
+                "POST", "/encrypt", body: Data("ASYNC-OK".utf8),
+                headers: bearer("bob").merging(["Prefer": "respond-async"]) { $1 })
+            #expect(bobsAsync.status == 202)
+            let bobsBatch = try await server.request(
+                "POST", "/encrypt", body: Data(#"{"batch":[{"input":"a"},{"input":"b"}]}"#.utf8),
+                headers: bearer("bob").merging(["Content-Type": "application/json"]) { $1 })
+            #expect(bobsBatch.status == 200)
+            let alice = try #require(alices.json["id"] as? String)
+            let bob = try #require(bobsAsync.json["id"] as? String)
+
+            #expect(try await server.request("GET", "/jobs/\(alice)", headers: bearer("alice")).status == 200)
+            let hidden = try await server.request("GET", "/jobs/\(alice)", headers: bearer("bob"))
+            #expect(hidden.status == 404, "bob must not see alice's job")
+            #expect(hidden.errorCode == "job_not_found")
+            #expect(try await server.request("GET", "/jobs/\(alice)", headers: bearer("ops")).status == 200)
+            // Bob's async job finishes on the engine; the store says when.
+            let bobsID = try #require(UUID(uuidString: bob))
+            #expect(try await eventually { server.server.engine.store.job(bobsID)?.status == .completed })
+            #expect(try await server.request("GET", "/jobs/\(bob)", headers: bearer("bob")).status == 200)
+            #expect(try await server.request("GET", "/jobs/\(bob)", headers: bearer("alice")).status == 404)
+
+            func listed(_ name: String) async throws -> (ids: Set<String>, completed: Int?) {
+                let list = try await server.request("GET", "/jobs", headers: bearer(name))
+                let jobs = try #require(list.json["jobs"] as? [[String: Any]])
+                let counts = list.json["counts"] as? [String: Int]
+                #expect(jobs.allSatisfy { name == "ops" || $0["owner"] as? String == name })
+                return (Set(jobs.compactMap { $0["id"] as? String }), counts?["completed"])
+            }
+            let (aliceSees, aliceCount) = try await listed("alice")
+            #expect(aliceSees == [alice] && aliceCount == 1)
+            let (bobSees, bobCount) = try await listed("bob")
+            #expect(bobSees.count == 3 && bobSees.contains(bob) && !bobSees.contains(alice) && bobCount == 3)
+            let (opsSees, opsCount) = try await listed("ops")
+            #expect(opsSees == aliceSees.union(bobSees) && opsCount == 4)
+        }
     }
 }
 
