@@ -82,6 +82,9 @@ struct JobRequestParser {
         guard let object = parsed as? [String: Any] else {
             throw .badRequest("malformed_json", "The body must be a JSON object, such as {\"input\": \"text\"}.")
         }
+        if let repeated = JSONDuplicateKeys.first(in: request.body) {
+            throw .badRequest("duplicate_field", "The field '\(repeated)' appears twice in one object; give each field once.")
+        }
         guard let batch = object["batch"] else {
             return .single(try parseItem(object))
         }

@@ -25,6 +25,9 @@ public struct KeyRing: Sendable {
             throw ServerError("The key file \(path) must be a JSON object of key name to base64 256-bit key.")
         }
         guard !object.isEmpty else { throw ServerError("The key file \(path) holds no key.") }
+        if let repeated = JSONDuplicateKeys.first(in: Array(data)) {
+            throw ServerError("Key '\(repeated)' is named twice in \(path); which one to use would be a guess.")
+        }
         var keys: [String: CipherKey] = [:]
         for (name, value) in object {
             guard name.wholeMatch(of: /[A-Za-z0-9._-]{1,64}/) != nil else {

@@ -289,6 +289,16 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
         #expect(throws: ServerError.self) { try KeyRing.load(file: several, defaultName: nil) }
         #expect(throws: ServerError.self) { try KeyRing.load(file: several, defaultName: "c") }
         #expect(try KeyRing.load(file: several, defaultName: "b").defaultName == "b")
+        // The same name twice: JSON parsers keep one of the two, each its own choice.
+        let twice = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID()).json").path
+        defer { unlink(twice) }
+        let first = Data(Array(repeating: 1, count: 32)).base64EncodedString()
+        let second = Data(Array(repeating: 2, count: 32)).base64EncodedString()
+        try #"{"main": "\#(first)", "m\u0061in": "\#(second)"}"#.write(toFile: twice, atomically: true, encoding: .utf8)
+        chmod(twice, 0o600)
+        #expect(performing: { try KeyRing.load(file: twice, defaultName: nil) }, throws: { error in
+            "\(error)".contains("'main' is named twice") && !"\(error)".contains(first) && !"\(error)".contains(second)
+        })
     }
 }
 

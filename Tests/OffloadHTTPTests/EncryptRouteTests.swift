@@ -79,6 +79,9 @@ import Testing
         (#"{"input": "a", "key": "main"}"#, "application/json", 400, "key_not_applicable"),
         (#"{"input": "a", "aad_base64": "AA=="}"#, "application/json", 400, "aad_not_applicable"),
         (#"{"input": "a", "inptu": "b"}"#, "application/json; charset=utf-8", 400, "unknown_field"),
+        (#"{"input": "a", "algorithm": "aes-256-gcm", "algorithm": "xor-0xaa"}"#, "application/json", 400, "duplicate_field"),
+        (#"{"input_hex": "00", "input_h\u0065x": "01"}"#, "application/json", 400, "duplicate_field"),
+        (#"{"batch": [{"input": "a", "key": "x", "key": "y"}], "batch": []}"#, "application/json", 400, "duplicate_field"),
     ])
     func badInputGetsAClearError(body: String, contentType: String, status: Int, code: String) async throws {
         try await withServer { server in
