@@ -103,9 +103,8 @@ final class Daemon: Sendable {
     private let commonHeaders: [(name: String, value: String)]
     private let draining = DrainFlag()
     private let deadlines: ConnectionDeadlines
-    /// Bytes of request bodies held at once, across connections.
-    private let bodyBytesHeld = Atomic<Int>(0)
-    private let maxBodyBytesHeld: Int
+    /// Bytes of request bodies and jobs in flight, across connections.
+    private let memory: MemoryBudget
     /// Requests begun and not yet completed (answered, or their connection closed).
     private let requestsInProgress = Atomic<Int>(0)
     private let handle = Mutex<DaemonHandle?>(nil)
@@ -122,15 +121,16 @@ final class Daemon: Sendable {
         let metrics = ServiceMetrics()
         self.metrics = metrics
         let draining = self.draining
+        let memory = MemoryBudget(limit: configuration.maxBytesInFlight)
+        self.memory = memory
         self.router = Router(
             engine: engine, keys: keys, maxBatchItems: configuration.maxBatchItems, metrics: metrics,
-            isDraining: { draining.isSet })
+            memory: memory, maxBodyBytes: configuration.maxBodyBytes, isDraining: { draining.isSet })
         self.maxBodyBytes = configuration.maxBodyBytes
         self.maxHeaderBytes = configuration.maxHeaderBytes
         self.accessTokens = configuration.accessTokens
         commonHeaders = configuration.replica.map { [("Offload-Replica", $0)] } ?? []
         deadlines = ConnectionDeadlines(timeoutSeconds: configuration.connectionTimeoutSeconds)
-        maxBodyBytesHeld = configuration.maxBodyBytesInFlight
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
         var limits = CMicroHTTPD_limits()
         limits.connection_limit = UInt32(configuration.connectionLimit)
@@ -248,12 +248,8 @@ final class Daemon: Sendable {
         case .runJob(let request, respondAsync: false):
             // Suspend first, then submit: a job may finish, and resume the connection, at once.
             MHD_suspend_connection(connection)
-            let metrics = metrics
             do {
-                let record = try engine.submit(request) { record in
-                    metrics.jobFinished(record)
-                    exchange.finish(with: Router.response(for: record))
-                }
+                let record = try submit(request) { record in exchange.finish(with: Router.response(for: record)) }
                 exchange.jobID = record.id
             } catch {
                 exchange.finish(with: refusal(error))
@@ -268,9 +264,8 @@ final class Daemon: Sendable {
 
     /// `Prefer: respond-async`: 202 with the job as it stands and where to poll it.
     private func submitDetached(_ request: JobRequest, for exchange: Exchange) -> HTTPResponse {
-        let metrics = metrics
         do {
-            let record = try engine.submit(request) { metrics.jobFinished($0) }
+            let record = try submit(request) { _ in }
             let id = record.id.uuidString.lowercased()
             exchange.jobID = record.id
             // Content-Location is the standard pointer to a status monitor for 202 (RFC 9110
@@ -287,17 +282,13 @@ final class Daemon: Sendable {
     /// Runs every valid item as its own job; the connection is already suspended.
     private func runBatch(_ items: [Result<JobRequest, APIError>], for exchange: Exchange) {
         let collector = BatchCollector(count: items.count, exchange: exchange)
-        let metrics = metrics
         for (index, item) in items.enumerated() {
             switch item {
             case .failure(let error):
                 collector.record(.failure(error), at: index)
             case .success(let request):
                 do {
-                    try engine.submit(request) { record in
-                        metrics.jobFinished(record)
-                        collector.record(.success(record), at: index)
-                    }
+                    try submit(request) { record in collector.record(.success(record), at: index) }
                 } catch {
                     let refused: APIError = switch error as? EngineError {
                     case let error? where error.code == "unsupported_algorithm": .badRequest(error.code, error.message)
@@ -310,6 +301,27 @@ final class Daemon: Sendable {
         }
     }
 
+    /// Submits a job whose body was admitted: it holds its bytes of the memory budget until it
+    /// finishes (even past the limit: refusing it now would waste the body already read), and
+    /// is counted in the metrics when it does.
+    @discardableResult
+    private func submit(_ request: JobRequest, whenFinished: @escaping @Sendable (JobRecord) -> Void) throws -> JobRecord {
+        let bytes = MemoryBudget.bytes(of: request)
+        let memory = memory
+        let metrics = metrics
+        memory.take(bytes)
+        do {
+            return try engine.submit(request) { record in
+                memory.release(bytes)
+                metrics.jobFinished(record)
+                whenFinished(record)
+            }
+        } catch {
+            memory.release(bytes)
+            throw error
+        }
+    }
+
     /// The answer when the engine refuses a job: it is full, or shutting down.
     private func refusal(_ error: any Error) -> HTTPResponse {
         if let error = error as? EngineError, error.code == "overloaded" {
@@ -318,22 +330,15 @@ final class Daemon: Sendable {
         return drainingResponse
     }
 
-    /// Takes `bytes` of the body budget for the request, or says there is no room.
+    /// Takes `bytes` of the memory budget for the request's body, or says there is no room.
     private func reserveBody(_ bytes: Int, for exchange: Exchange) -> Bool {
-        guard bytes > 0 else { return true }
-        let held = bodyBytesHeld.add(bytes, ordering: .relaxed).newValue
-        guard held <= maxBodyBytesHeld else {
-            bodyBytesHeld.subtract(bytes, ordering: .relaxed)
-            return false
-        }
+        guard memory.reserve(bytes) else { return false }
         exchange.reservedBodyBytes += bytes
         return true
     }
 
     private var memoryExhausted: HTTPResponse {
-        APIError.unavailable(
-            "memory_exhausted",
-            "The service holds as many request bodies as its memory limit allows; retry shortly.").response
+        APIError.memoryExhausted.response
     }
 
     private var drainingResponse: HTTPResponse {
@@ -462,7 +467,7 @@ final class Daemon: Sendable {
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
         requestsInProgress.subtract(1, ordering: .releasing)
         deadlines.answered(exchange.connectionID)
-        if exchange.reservedBodyBytes > 0 { bodyBytesHeld.subtract(exchange.reservedBodyBytes, ordering: .relaxed) }
+        if exchange.reservedBodyBytes > 0 { memory.release(exchange.reservedBodyBytes) }
         guard logger.logLevel <= .info else { return }
         let elapsed = ContinuousClock.now - exchange.startedAt
         var metadata: Logger.Metadata = [

@@ -53,4 +53,9 @@ struct APIError: Error, Sendable {
     static func unavailable(_ code: String, _ message: String) -> APIError {
         APIError(status: 503, code: code, message: message, headers: [("Retry-After", "1")])
     }
+
+    /// Request bodies and jobs in flight hold all the memory the service may give them.
+    static let memoryExhausted = unavailable(
+        "memory_exhausted",
+        "Request bodies and jobs in flight hold all the memory the service's limit gives them; retry shortly.")
 }

@@ -16,9 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Largest request body accepted; larger ones get 413.
     public var maxBodyBytes = 1 << 20
-    /// Bytes of request bodies held at once over every connection; a request whose body would
-    /// pass it gets 503 before its body is read (the command sets a quarter of `--memory-limit`).
-    public var maxBodyBytesInFlight = 256 << 20
+    /// Bytes of request bodies being received and jobs in flight (input and output) held at
+    /// once; while they are spent a new request gets 503 before its body is read (the command
+    /// sets a quarter of `--memory-limit`).
+    public var maxBytesInFlight = 256 << 20
     /// Connections open at once.
     public var connectionLimit = 10_000
     /// Connections open at once from one IP address; 0 is no limit (behind a load balancer,
@@ -58,8 +59,8 @@ public final class OffloadServer: Sendable {
     /// Starts the engine and listens. Throws a `ServerError` or `EngineError` a person can act on.
     public static func start(_ configuration: ServerConfiguration, logger: Logger) throws -> OffloadServer {
         guard configuration.maxBodyBytes >= 1 else { throw ServerError("The body limit must be at least 1 byte.") }
-        guard configuration.maxBodyBytesInFlight >= configuration.maxBodyBytes else {
-            throw ServerError("The memory for request bodies must hold at least one largest body (--max-body).")
+        guard configuration.maxBytesInFlight >= configuration.maxBodyBytes else {
+            throw ServerError("The memory for work in flight must hold at least one largest body (--max-body).")
         }
         guard configuration.connectionLimit >= 1 else { throw ServerError("The connection limit must be at least 1.") }
         guard configuration.connectionTimeoutSeconds >= 0 else {
@@ -101,7 +102,7 @@ public final class OffloadServer: Sendable {
             "host": "\(configuration.host)", "port": "\(daemon.port)",
             "engine.threads": "\(configuration.engine.threads)",
             "provider": "\(engine.providerName)",
-            "memory.bodies_bytes": "\(configuration.maxBodyBytesInFlight)",
+            "memory.in_flight_bytes": "\(configuration.maxBytesInFlight)",
             "memory.retained_outputs_bytes": "\(configuration.engine.retainedOutputBytes)",
             "device.latency": "\(configuration.engine.device.latency)",
         ])

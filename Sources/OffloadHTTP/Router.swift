@@ -14,6 +14,9 @@ struct Router: Sendable {
     let keys: KeyRing
     let maxBatchItems: Int
     let metrics: ServiceMetrics
+    /// Bytes of bodies and jobs in flight: readiness fails while a largest body would not fit.
+    let memory: MemoryBudget
+    let maxBodyBytes: Int
     /// Whether the service is shutting down.
     let isDraining: @Sendable () -> Bool
 
@@ -138,7 +141,7 @@ struct Router: Sendable {
             case .metrics:
                 return .respond(HTTPResponse(
                     status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                    body: metrics.exposition(engine: engine)))
+                    body: metrics.exposition(engine: engine, memory: memory)))
             case .openAPI: return .respond(StaticAsset.openAPI.response(ifNoneMatch: request.ifNoneMatch))
             case .page: return .respond(StaticAsset.page.response(ifNoneMatch: request.ifNoneMatch))
             case .pageFile(let name):
@@ -171,6 +174,9 @@ struct Router: Sendable {
         }
         if engine.isSaturated {
             throw .unavailable("saturated", "Every engine's job pool is full; requests are queueing.")
+        }
+        if !memory.hasRoom(for: maxBodyBytes) {
+            throw .memoryExhausted
         }
         return .json(200, Array(#"{"status":"ready"}"#.utf8))
     }

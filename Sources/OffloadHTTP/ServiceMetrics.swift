@@ -25,6 +25,8 @@ final class ServiceMetrics: Sendable {
     private let jobsQueued: CoreMetrics.Gauge
     private let deviceRing: CoreMetrics.Gauge
     private let residentMemory: CoreMetrics.Gauge
+    private let memoryInFlight: CoreMetrics.Gauge
+    private let memoryInFlightLimit: CoreMetrics.Gauge
     private let openFileDescriptors: CoreMetrics.Gauge
     private let cpuSeconds: FloatingPointCounter
     /// Busy time per device unit, and CPU time, already added to their counters.
@@ -43,6 +45,8 @@ final class ServiceMetrics: Sendable {
         jobsQueued = CoreMetrics.Gauge(label: "offload_jobs_queued", factory: factory)
         deviceRing = CoreMetrics.Gauge(label: "offload_device_queue_depth", factory: factory)
         residentMemory = CoreMetrics.Gauge(label: "process_resident_memory_bytes", factory: factory)
+        memoryInFlight = CoreMetrics.Gauge(label: "offload_memory_in_flight_bytes", factory: factory)
+        memoryInFlightLimit = CoreMetrics.Gauge(label: "offload_memory_in_flight_limit_bytes", factory: factory)
         openFileDescriptors = CoreMetrics.Gauge(label: "process_open_fds", factory: factory)
         cpuSeconds = FloatingPointCounter(label: "process_cpu_seconds_total", factory: factory)
     }
@@ -87,7 +91,9 @@ final class ServiceMetrics: Sendable {
     }
 
     /// The text exposition, with the gauges read from the engine now.
-    func exposition(engine: Engine) -> [UInt8] {
+    func exposition(engine: Engine, memory: MemoryBudget) -> [UInt8] {
+        memoryInFlight.record(memory.heldBytes)
+        memoryInFlightLimit.record(memory.limit)
         jobsInFlight.record(engine.jobsInFlight)
         jobsQueued.record(engine.jobsQueued)
         deviceRing.record(engine.device?.operationsOnDevice ?? 0)

@@ -252,7 +252,7 @@ struct OffloadHTTPCommand: ParsableCommand {
             guard bytes >= 16 << 20 else { throw ValidationError("must be at least 16MiB") }
             return bytes
         }
-        configuration.maxBodyBytesInFlight = max(MemoryLimit.share(of: limit), configuration.maxBodyBytes)
+        configuration.maxBytesInFlight = max(MemoryLimit.share(of: limit), configuration.maxBodyBytes)
         configuration.engine.retainedOutputBytes = MemoryLimit.share(of: limit)
         configuration.engine.retainedFinishedJobs = try setting(
             retainedJobs, "--retained-jobs", "OFFLOAD_RETAINED_JOBS",

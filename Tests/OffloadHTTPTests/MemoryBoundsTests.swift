@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import OffloadHTTP
 
-/// What the service holds in memory is bounded in bytes, not only in count: retained outputs
-/// and request bodies being received.
+/// What the service holds in memory is bounded in bytes, not only in count: retained outputs,
+/// request bodies being received and jobs in flight.
 @Suite struct MemoryBounds {
     @Test func retainedOutputsAreBoundedInBytesOldestFirst() async throws {
         try await withServer({ $0.engine.retainedOutputBytes = 3 * 1024 }) { server in
@@ -28,7 +28,7 @@ import Testing
     @Test func bodiesBeyondTheMemoryForBodiesAre503BeforeTheyAreRead() async throws {
         try await withServer({
             $0.maxBodyBytes = 64 * 1024
-            $0.maxBodyBytesInFlight = 100 * 1024
+            $0.maxBytesInFlight = 100 * 1024
         }) { server in
             // Two slow bodies of 60 KiB announced: the second does not fit beside the first.
             let head = "POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 61440\r\nConnection: close\r\n\r\n"
@@ -51,7 +51,7 @@ import Testing
     @Test func chunkedBodiesTakeTheirShareAsTheyArrive() async throws {
         try await withServer({
             $0.maxBodyBytes = 64 * 1024
-            $0.maxBodyBytesInFlight = 64 * 1024
+            $0.maxBytesInFlight = 64 * 1024
         }) { server in
             let holder = try RawConnection(port: server.port)
             try holder.send(Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 40000\r\n\r\nxx".utf8))
@@ -62,6 +62,35 @@ import Testing
                     + "\(chunk)\r\n" + String(repeating: "c", count: 40000) + "\r\n0\r\n\r\n").utf8))
             #expect(chunked.hasPrefix("HTTP/1.1 503"), "\(chunked.prefix(80))")
             #expect(chunked.contains("memory_exhausted"))
+        }
+    }
+
+    @Test func jobsInFlightHoldTheirBytesUntilTheyFinishAndReadinessSaysSo() async throws {
+        try await withServer({
+            $0.maxBodyBytes = 64 * 1024
+            $0.maxBytesInFlight = 100 * 1024
+            $0.engine.device.latency = .milliseconds(700)
+        }) { server in
+            // An async job of 40 KB is answered at once and holds its input and output (80 KB)
+            // on the device: a second 40 KB body no longer fits.
+            let input = Data(repeating: 0x41, count: 40_000)
+            let accepted = try await server.request("POST", "/encrypt", body: input, headers: ["Prefer": "respond-async"])
+            #expect(accepted.status == 202)
+            let refused = try await server.request("POST", "/encrypt", body: input)
+            #expect(refused.status == 503 && refused.errorCode == "memory_exhausted")
+            #expect(refused.headers["retry-after"] == "1")
+            let notReady = try await server.get("/readyz")
+            #expect(notReady.status == 503 && notReady.errorCode == "memory_exhausted")
+            let metrics = String(decoding: try await server.get("/metrics").body, as: UTF8.self)
+            #expect(metrics.contains("offload_memory_in_flight_limit_bytes 102400"))
+            // Once the job finishes its bytes are given back.
+            let text = try #require(accepted.json["id"] as? String)
+            let id = try #require(UUID(uuidString: text))
+            #expect(try await eventually { server.server.engine.store.job(id)?.status == .completed })
+            #expect(try await eventually(within: .seconds(2)) { server.server.requestsInProgress == 0 })
+            #expect(try await server.get("/readyz").status == 200)
+            let after = try await server.request("POST", "/encrypt", body: input)
+            #expect(after.status == 200)
         }
     }
 }
