@@ -471,7 +471,9 @@ private final class EngineLoop: @unchecked Sendable {
     private func finish(_ submission: EngineSubmission, job: AsyncJob?, failure: EngineError?, owner: EngineThread) {
         let finishedAt = Timestamp.now()
         let result = job?.outcome(provider: provider)
-        let record = store.update(submission.id) { record in
+        /// The output the store does not keep, for the completion alone.
+        var unretainedOutput: [UInt8]?
+        var record = store.update(submission.id) { record in
             record.completedAt = finishedAt
             record.engine = index
             if let job, let result {
@@ -480,7 +482,8 @@ private final class EngineLoop: @unchecked Sendable {
                 record.deviceNanoseconds = result.deviceNanoseconds
                 switch result.outcome {
                 case .success(let output):
-                    record.output = output
+                    record.outputBytes = output.count
+                    if submission.request.retainsOutput { record.output = output } else { unretainedOutput = output }
                     record.status = .completed
                 case .failure(let error):
                     record.error = error
@@ -489,6 +492,8 @@ private final class EngineLoop: @unchecked Sendable {
             }
             if let failure {
                 record.output = nil
+                record.outputBytes = nil
+                unretainedOutput = nil
                 record.error = failure
                 record.status = .failed
             } else if !record.status.isFinished {
@@ -496,6 +501,7 @@ private final class EngineLoop: @unchecked Sendable {
                 record.status = .failed
             }
         }
+        if let unretainedOutput { record?.output = unretainedOutput }
         owner.finished()
         // Records of unfinished jobs are never evicted, so the store always has this one;
         // the client is answered even if that invariant were ever broken.

@@ -58,15 +58,19 @@ public struct JobRequest: Sendable {
     /// The principal the job belongs to (the name of the token that asked for it); nil when
     /// the service runs without tokens.
     public var owner: String?
+    /// Whether the store keeps the output once the job has finished. The completion always
+    /// gets it; a client answered with it directly need not find it again.
+    public var retainsOutput: Bool
 
     public init(operation: JobOperation = .encrypt, algorithm: Algorithm = .xor0xAA, input: [UInt8],
-                key: CipherKey? = nil, aad: [UInt8] = [], owner: String? = nil) {
+                key: CipherKey? = nil, aad: [UInt8] = [], owner: String? = nil, retainsOutput: Bool = true) {
         self.operation = operation
         self.algorithm = algorithm
         self.input = input
         self.key = key
         self.aad = aad
         self.owner = owner
+        self.retainsOutput = retainsOutput
     }
 }
 
@@ -83,7 +87,12 @@ public struct JobRecord: Sendable, Identifiable {
     /// The principal the job belongs to, when the service has tokens.
     public let owner: String?
     public let inputBytes: Int
+    /// The output, while the store keeps it (see `JobRequest.retainsOutput`).
     public internal(set) var output: [UInt8]?
+    /// The output's length once the job completed, kept or not.
+    public internal(set) var outputBytes: Int?
+    /// False when the job completed and its output was answered but not kept.
+    public var outputRetained: Bool { outputBytes == nil || output != nil }
     /// Times the ASYNC job paused.
     public internal(set) var pauses: Int = 0
     /// The accelerator unit that ran the operation (offloadsim only).

@@ -59,10 +59,14 @@ enum JobJSON {
         json.field("algorithm", record.algorithm.rawValue)
         if let keyName = record.keyName { json.field("key", keyName) }
         json.field("input_bytes", record.inputBytes)
-        json.field("output_bytes", record.output?.count)
+        json.field("output_bytes", record.outputBytes)
         if includingOutput, let output = record.output {
             json.key("output_hex")
             json.hex(output)
+        }
+        if !record.outputRetained {
+            json.key("output_retained")
+            json.bool(false)
         }
         json.field("provider", record.provider)
         if let owner = record.owner { json.field("owner", owner) }

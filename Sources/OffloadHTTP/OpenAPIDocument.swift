@@ -451,6 +451,11 @@ components:
         input_bytes: {type: integer, minimum: 1}
         output_bytes: {type: [integer, 'null'], minimum: 0}
         output_hex: {type: string, pattern: '^([0-9a-f]{2})*$', description: Only on a completed job, never in lists.}
+        output_retained:
+          const: false
+          description: >-
+            Present when the job completed and its output was answered to its client but not
+            kept: the output of a synchronous job whose input is over 64 KiB.
         provider: {type: string, description: 'The OpenSSL provider that ran the job (offloadsim, default, ...).'}
         owner: {type: string, description: 'The principal (token name) the job belongs to, when the service has tokens.'}
         pauses: {type: integer, minimum: 0, description: Times the ASYNC job paused inside the provider (0 for software crypto).}

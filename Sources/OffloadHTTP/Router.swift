@@ -125,11 +125,13 @@ struct Router: Sendable {
                 switch try parser.parse(request) {
                 case .single(var job):
                     job.owner = owner
+                    job.retainsOutput = request.prefersAsync || job.input.count <= Self.largestRetainedAnsweredInput
                     return .runJob(job, respondAsync: request.prefersAsync)
                 case .batch(let items):
                     return .runBatch(items.map { item in item.map { job in
                         var owned = job
                         owned.owner = owner
+                        owned.retainsOutput = job.input.count <= Self.largestRetainedAnsweredInput
                         return owned
                     } })
                 }
@@ -153,6 +155,11 @@ struct Router: Sendable {
             return .respond(error.response)
         }
     }
+
+    /// The largest input whose output is kept after it was answered: a client given a large
+    /// output in its answer seldom fetches it again, and keeping it would hold memory (the
+    /// output of a job answered 202 is always kept, its client has not seen it yet).
+    static let largestRetainedAnsweredInput = 64 * 1024
 
     /// The answer to a job's request once the job has finished.
     static func response(for record: JobRecord) -> HTTPResponse {

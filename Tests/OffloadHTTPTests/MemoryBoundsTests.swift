@@ -93,4 +93,28 @@ import Testing
             #expect(after.status == 200)
         }
     }
+
+    @Test func largeOutputsAnsweredDirectlyAreNotKept() async throws {
+        try await withServer { server in
+            let input = Data(repeating: 0x41, count: 100_000)
+            let answered = try await server.request("POST", "/encrypt", body: input)
+            #expect((answered.json["output_hex"] as? String)?.count == 200_000, "the client gets its output")
+            let id = try #require(answered.json["id"] as? String)
+            let kept = try await server.get("/jobs/\(id)")
+            #expect(kept.status == 200 && kept.json["status"] as? String == "completed")
+            #expect(kept.json["output_bytes"] as? Int == 100_000)
+            #expect(kept.json["output_hex"] == nil && kept.json["output_retained"] as? Bool == false)
+            #expect(server.server.engine.store.retainedBytes == 0)
+            // A small output, and the output of an async job whatever its size, are kept.
+            let small = try await server.post("/encrypt", "ASYNC-OK")
+            let smallID = try #require(small.json["id"] as? String)
+            #expect(try await server.get("/jobs/\(smallID)").json["output_hex"] as? String == "ebf9f3e4e987e5e1")
+            let detached = try await server.request("POST", "/encrypt", body: input, headers: ["Prefer": "respond-async"])
+            let detachedText = try #require(detached.json["id"] as? String)
+            let detachedID = try #require(UUID(uuidString: detachedText))
+            #expect(try await eventually { server.server.engine.store.job(detachedID)?.status == .completed })
+            let polled = try await server.get("/jobs/\(detachedText)")
+            #expect((polled.json["output_hex"] as? String)?.count == 200_000 && polled.json["output_retained"] == nil)
+        }
+    }
 }
