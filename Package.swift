@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "Engine",
                 "CMicroHTTPD",
+                "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

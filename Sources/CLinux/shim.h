@@ -1,7 +1,8 @@
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 
-// Linux event primitives that Swift's Glibc module does not export.
+// Linux event primitives and glibc calls that Swift's Glibc module does not export.
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>

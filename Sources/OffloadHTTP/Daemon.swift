@@ -161,6 +161,7 @@ final class Daemon: Sendable {
         }
         guard let started else {
             deadlines.stop()
+            memory.stop()
             throw ServerError(
                 "Could not listen on \(configuration.host):\(configuration.port): "
                     + "the port may be in use or the address not local.")
@@ -193,6 +194,7 @@ final class Daemon: Sendable {
             handle = nil
         }
         deadlines.stop()
+        memory.stop()
     }
 
     /// Connections cut off because a request head or body missed its deadline.

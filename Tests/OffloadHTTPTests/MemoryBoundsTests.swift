@@ -117,4 +117,22 @@ import Testing
             #expect((polled.json["output_hex"] as? String)?.count == 200_000 && polled.json["output_retained"] == nil)
         }
     }
+
+    @Test func theHeapIsTrimmedOnceABurstIsOverAndNotWhileWorkIsInFlight() async throws {
+        let budget = MemoryBudget(limit: 1 << 30)
+        defer { budget.stop() }
+        budget.take(MemoryBudget.trimAfterBytes)
+        budget.take(1)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(budget.heapTrims == 0, "work is still in flight")
+        budget.release(MemoryBudget.trimAfterBytes)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(budget.heapTrims == 0, "one byte is still in flight")
+        budget.release(1)
+        #expect(try await eventually { budget.heapTrims == 1 })
+        budget.take(1024)
+        budget.release(1024)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(budget.heapTrims == 1, "too little came and went since the last trim")
+    }
 }
