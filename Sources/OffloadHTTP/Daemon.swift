@@ -95,7 +95,7 @@ final class Daemon: Sendable {
     private let router: Router
     private let engine: Engine
     private let metrics: ServiceMetrics
-    private let logger: Logger
+    private let requestLog: RequestLog
     private let maxBodyBytes: Int
     private let maxHeaderBytes: Int
     private let accessTokens: AccessTokens?
@@ -117,7 +117,7 @@ final class Daemon: Sendable {
 
     init(configuration: ServerConfiguration, engine: Engine, keys: KeyRing, logger: Logger) throws {
         self.engine = engine
-        self.logger = logger
+        self.requestLog = RequestLog(logger: logger)
         let metrics = ServiceMetrics()
         self.metrics = metrics
         let draining = self.draining
@@ -162,6 +162,7 @@ final class Daemon: Sendable {
         guard let started else {
             deadlines.stop()
             memory.stop()
+            requestLog.stop()
             throw ServerError(
                 "Could not listen on \(configuration.host):\(configuration.port): "
                     + "the port may be in use or the address not local.")
@@ -195,6 +196,7 @@ final class Daemon: Sendable {
         }
         deadlines.stop()
         memory.stop()
+        requestLog.stop()
     }
 
     /// Connections cut off because a request head or body missed its deadline.
@@ -470,32 +472,11 @@ final class Daemon: Sendable {
         requestsInProgress.subtract(1, ordering: .releasing)
         deadlines.answered(exchange.connectionID)
         if exchange.reservedBodyBytes > 0 { memory.release(exchange.reservedBodyBytes) }
-        guard logger.logLevel <= .info else { return }
-        let elapsed = ContinuousClock.now - exchange.startedAt
-        var metadata: Logger.Metadata = [
-            "http.method": "\(Self.printable(exchange.request.method))",
-            "http.path": "\(Self.printable(exchange.request.path))",
-            "http.status": exchange.status.map { "\($0)" } ?? "-",
-            "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000 + elapsed.components.seconds * 1_000_000) / 1000)",
-        ]
-        if let jobID = exchange.jobID { metadata["job.id"] = "\(jobID.uuidString.lowercased())" }
-        if code != .REQUEST_TERMINATED_COMPLETED_OK { metadata["http.outcome"] = "\(Self.describe(code))" }
-        logger.info("request", metadata: metadata)
-    }
-
-    /// The client's text with control characters escaped as `\xHH` (as nginx writes them), so
-    /// that a `%0a` in a path cannot forge a log line nor `%1b` drive a terminal.
-    static func printable(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\\") }) else { return text }
-        var escaped = ""
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7f || scalar == "\\" {
-                escaped += "\\x" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 2)
-            } else {
-                escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
+        guard requestLog.isEnabled else { return }
+        requestLog.record(RequestLog.Entry(
+            method: exchange.request.method, path: exchange.request.path, status: exchange.status,
+            jobID: exchange.jobID, duration: ContinuousClock.now - exchange.startedAt,
+            outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code)))
     }
 
     private static func describe(_ code: MHD_RequestTerminationCode) -> String {
@@ -613,10 +594,4 @@ private func daemonRequestCompleted(
 ) {
     guard let context else { return }
     Unmanaged<Daemon>.fromOpaque(context).takeUnretainedValue().completed(context: requestContext, code: code)
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
 }

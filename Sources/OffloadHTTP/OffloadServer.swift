@@ -22,9 +22,10 @@ public struct ServerConfiguration: Sendable {
     public var maxBytesInFlight = 256 << 20
     /// Connections open at once.
     public var connectionLimit = 10_000
-    /// Connections open at once from one IP address; 0 is no limit (behind a load balancer,
-    /// every connection may come from one address).
-    public var perIPConnectionLimit = 1024
+    /// Connections open at once from one IP address; 0 (the default) is no limit: behind a
+    /// load balancer or an ingress every connection comes from one address, and a limit there
+    /// would refuse most of the traffic. `connectionLimit` still bounds the whole.
+    public var perIPConnectionLimit = 0
     /// Idle seconds before a connection is closed (a suspended one never times out), so that
     /// slow clients (slowloris) cannot hold connections.
     public var connectionTimeoutSeconds = 30

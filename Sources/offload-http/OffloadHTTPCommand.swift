@@ -75,7 +75,7 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Connections open at once. [env: OFFLOAD_CONNECTION_LIMIT] (default: 10000)")
     var connectionLimit: String?
 
-    @Option(help: "Connections open at once from one IP address; 0 is no limit. [env: OFFLOAD_PER_IP_CONNECTION_LIMIT] (default: 1024)")
+    @Option(help: "Connections open at once from one IP address; 0 is no limit. [env: OFFLOAD_PER_IP_CONNECTION_LIMIT] (default: 0)")
     var perIPConnectionLimit: String?
 
     @Option(help: "Largest request line and headers, such as 8KiB. [env: OFFLOAD_MAX_HEADER_SIZE] (default: 8KiB)")

@@ -23,13 +23,31 @@ import Testing
     }
 
     @Test func logLinesShowControlCharactersEscaped() {
-        #expect(Daemon.printable("/jobs") == "/jobs")
-        #expect(Daemon.printable("/a\nfake=line") == "/a\\x0Afake=line")
-        #expect(Daemon.printable("\u{1b}[31mred") == "\\x1B[31mred")
-        #expect(Daemon.printable("tab\there\r") == "tab\\x09here\\x0D")
+        #expect(RequestLog.printable("/jobs") == "/jobs")
+        #expect(RequestLog.printable("/a\nfake=line") == "/a\\x0Afake=line")
+        #expect(RequestLog.printable("\u{1b}[31mred") == "\\x1B[31mred")
+        #expect(RequestLog.printable("tab\there\r") == "tab\\x09here\\x0D")
         // The escape character itself is escaped, so an escape in the log is always ours.
-        #expect(Daemon.printable("a\\x0Ab") == "a\\x5Cx0Ab")
-        #expect(Daemon.printable("/café") == "/café")
+        #expect(RequestLog.printable("a\\x0Ab") == "a\\x5Cx0Ab")
+        #expect(RequestLog.printable("/café") == "/café")
+    }
+
+    @Test func anUnreadStandardOutputNeverStopsServingAndNoLineIsLostAtShutdown() async throws {
+        // Nobody reads the service's stdout until it stops: 3,000 request lines are far more
+        // than a pipe holds (64 KiB).
+        let service = try ServiceProcess(["--device-latency", "0ms"])
+        let clock = ContinuousClock()
+        let started = clock.now
+        var answered = 0
+        for _ in 0..<3000 where try post(port: service.port, "ASYNC-OK").status == 200 {
+            answered += 1
+        }
+        #expect(answered == 3000)
+        #expect(clock.now - started < .seconds(60), "serving waited for the log")
+        let (status, log) = service.stop()
+        #expect(status == 0)
+        let lines = log.split(separator: "\n").filter { $0.contains("request") && $0.contains("/encrypt") }
+        #expect(lines.count == 3000, "every request has its line, written before the process exited")
     }
 
     @Test func answersAfterShutdownBeginsCloseTheConnection() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// The real `offload-http` binary running as a child process on 127.0.0.1 with a free port,
@@ -61,9 +62,19 @@ final class ServiceProcess: @unchecked Sendable {
     /// Sends `signal` and waits for the process to exit; returns its exit status and what it
     /// logged. Anything on standard error (a crash, a sanitizer report) is recorded as an issue.
     func stop(with signal: Int32 = SIGTERM) -> (status: Int32, log: String) {
+        // Read while it exits: a service flushing its log at shutdown must find a reader.
+        let reader = output.fileHandleForReading
+        let remaining = Mutex(Data())
+        let readAll = DispatchSemaphore(value: 0)
+        Thread {
+            let data = reader.readDataToEndOfFile()
+            remaining.withLock { $0 = data }
+            readAll.signal()
+        }.start()
         if process.isRunning { kill(pid, signal) }
         process.waitUntilExit()
-        log += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        readAll.wait()
+        log += String(decoding: remaining.withLock { $0 }, as: UTF8.self)
         // AddressSanitizer warns once that OpenSSL's fibres switch stacks (its issue 189):
         // expected, so not a finding. Everything else is.
         let stderr = ((try? String(contentsOf: errors, encoding: .utf8)) ?? "")
