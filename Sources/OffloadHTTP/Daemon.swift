@@ -117,7 +117,7 @@ final class Daemon: Sendable {
 
     init(configuration: ServerConfiguration, engine: Engine, keys: KeyRing, logger: Logger) throws {
         self.engine = engine
-        self.requestLog = RequestLog(logger: logger)
+        self.requestLog = RequestLog(logger: logger, format: configuration.logFormat)
         let metrics = ServiceMetrics()
         self.metrics = metrics
         let draining = self.draining
@@ -476,7 +476,8 @@ final class Daemon: Sendable {
         requestLog.record(RequestLog.Entry(
             method: exchange.request.method, path: exchange.request.path, status: exchange.status,
             jobID: exchange.jobID, duration: ContinuousClock.now - exchange.startedAt,
-            outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code)))
+            outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code),
+            wallNanoseconds: RequestLog.wallNanoseconds()))
     }
 
     private static func describe(_ code: MHD_RequestTerminationCode) -> String {

@@ -42,6 +42,8 @@ public struct ServerConfiguration: Sendable {
     /// This replica's name, sent in the `Offload-Replica` header of every answer, so that a
     /// client of a scaled-out deployment knows which replica holds its job's record.
     public var replica: String?
+    /// The format of request log lines (the executable sets swift-log's handler to match).
+    public var logFormat = LogFormat.text
     /// The AEAD keys; nil generates one random key at start (ciphertexts then do not survive a restart).
     public var keys: KeyRing?
 

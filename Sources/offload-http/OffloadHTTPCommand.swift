@@ -117,6 +117,7 @@ struct OffloadHTTPCommand: ParsableCommand {
     func run() throws {
         let (resolved, shutdownTimeout, level, json) = try resolveConfiguration()
         var configuration = resolved
+        configuration.logFormat = json ? .json : .text
         LoggingSystem.bootstrap { label in
             if json {
                 var handler = JSONLogHandler(label: label)
