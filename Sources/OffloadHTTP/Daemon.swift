@@ -253,7 +253,10 @@ final class Daemon: Sendable {
             // Suspend first, then submit: a job may finish, and resume the connection, at once.
             MHD_suspend_connection(connection)
             do {
-                let record = try submit(request) { record in exchange.finish(with: Router.response(for: record)) }
+                let binary = exchange.request.prefersBinary
+                let record = try submit(request) { record in
+                    exchange.finish(with: Router.response(for: record, binary: binary))
+                }
                 exchange.jobID = record.id
             } catch {
                 exchange.finish(with: refusal(error))
@@ -367,7 +370,8 @@ final class Daemon: Sendable {
             prefersAsync: prefer.lowercased().split(separator: ",").contains {
                 $0.trimmingCharacters(in: .whitespaces) == "respond-async"
             },
-            body: [])
+            body: [],
+            accept: header("Accept", of: connection))
         let connectionID = CMicroHTTPD_socket_context(connection).map { UInt(bitPattern: $0) } ?? 0
         let exchange = Exchange(connection: connection, connectionID: connectionID, request: request)
         // libmicrohttpd has checked that the length is digits; it may still not fit an Int
@@ -496,11 +500,7 @@ final class Daemon: Sendable {
         metrics.requestAnswered(
             route: exchange.route?.template ?? "unmatched",
             method: exchange.request.method, status: response.status)
-        let created = response.body.withUnsafeBytes { body in
-            MHD_create_response_from_buffer(
-                body.count, UnsafeMutableRawPointer(mutating: body.baseAddress), .RESPMEM_MUST_COPY)
-        }
-        guard let created else { return .NO }
+        guard let created = Self.makeResponse(body: response.body) else { return .NO }
         defer { MHD_destroy_response(created) }
         for (name, value) in response.headers + commonHeaders {
             _ = MHD_add_response_header(created, name, value)
@@ -515,6 +515,31 @@ final class Daemon: Sendable {
             _ = MHD_add_response_header(created, "Cache-Control", "no-store")
         }
         return MHD_queue_response(exchange.connection, UInt32(response.status), created)
+    }
+
+    /// Bodies from this size on are lent to libmicrohttpd rather than copied.
+    private static let lentBodyBytes = 16 * 1024
+
+    /// A libmicrohttpd response for `body`. A small body is copied; a large one (a raw output
+    /// of up to the body limit, or its hex) is lent: its storage is kept alive by a retained
+    /// box until libmicrohttpd frees the response, so it is never copied.
+    private static func makeResponse(body: [UInt8]) -> OpaquePointer? {
+        guard body.count >= lentBodyBytes else {
+            return body.withUnsafeBytes { bytes in
+                MHD_create_response_from_buffer(
+                    bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+            }
+        }
+        let box = LentBody(body)
+        let retained = Unmanaged.passRetained(box).toOpaque()
+        // The array is immutable and owned by the box: its storage neither moves nor changes
+        // while the box lives.
+        let created = box.bytes.withUnsafeBytes { bytes in
+            MHD_create_response_from_buffer_with_free_callback_cls(
+                bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), releaseLentBody, retained)
+        }
+        if created == nil { Unmanaged<LentBody>.fromOpaque(retained).release() }
+        return created
     }
 
     private func header(_ name: String, of connection: OpaquePointer) -> String? {
@@ -556,6 +581,17 @@ final class Daemon: Sendable {
         }
         return arguments
     }
+}
+
+/// A response body lent to libmicrohttpd, released when it frees the response.
+private final class LentBody {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}
+
+private func releaseLentBody(_ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<LentBody>.fromOpaque(context).release()
 }
 
 /// libmicrohttpd's access handler: called after the headers, once per body chunk, and once

@@ -89,6 +89,45 @@ enum JobJSON {
         json.endObject()
     }
 
+    /// The job's fields as `Offload-*` headers, for an answer whose body is the raw output
+    /// (`Accept: application/octet-stream`): the same names and values as the JSON, less the output.
+    static func headers(_ record: JobRecord) -> [(name: String, value: String)] {
+        func text(_ write: (inout JSONWriter) -> Void) -> String {
+            var json = JSONWriter(capacity: 32)
+            write(&json)
+            return String(decoding: json.bytes.filter { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
+        }
+        var headers: [(name: String, value: String)] = [
+            ("Offload-Job-Id", record.id.uuidString.lowercased()),
+            ("Offload-Job-Status", record.status.rawValue),
+            ("Offload-Operation", record.operation.rawValue),
+            ("Offload-Algorithm", record.algorithm.rawValue),
+            ("Offload-Provider", record.provider),
+            ("Offload-Input-Bytes", String(record.inputBytes)),
+            ("Offload-Pauses", String(record.pauses)),
+        ]
+        if let keyName = record.keyName { headers.append(("Offload-Key", keyName)) }
+        if let owner = record.owner { headers.append(("Offload-Owner", owner)) }
+        if let unit = record.deviceUnit { headers.append(("Offload-Device-Unit", String(unit))) }
+        if let engine = record.engine { headers.append(("Offload-Engine", String(engine))) }
+        for (name, time) in [
+            ("Offload-Created-At", record.createdAt), ("Offload-Started-At", record.startedAt),
+            ("Offload-Completed-At", record.completedAt),
+        ] {
+            if let time { headers.append((name, text { $0.timestamp(wallNanoseconds: time.wallNanoseconds) })) }
+        }
+        var timings: [String] = []
+        if let started = record.startedAt {
+            timings.append("queued=" + text { $0.milliseconds(nanoseconds: record.createdAt.nanoseconds(until: started)) })
+        }
+        if let device = record.deviceNanoseconds { timings.append("device=" + text { $0.milliseconds(nanoseconds: device) }) }
+        if let completed = record.completedAt {
+            timings.append("total=" + text { $0.milliseconds(nanoseconds: record.createdAt.nanoseconds(until: completed)) })
+        }
+        headers.append(("Offload-Timings-Ms", timings.joined(separator: ", ")))
+        return headers
+    }
+
     private static func timestamp(_ name: StaticString, _ time: Timestamp?, to json: inout JSONWriter) {
         json.key(name)
         if let time { json.timestamp(wallNanoseconds: time.wallNanoseconds) } else { json.null() }

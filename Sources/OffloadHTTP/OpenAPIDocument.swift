@@ -34,6 +34,7 @@ paths:
         - $ref: '#/components/parameters/Algorithm'
         - $ref: '#/components/parameters/Key'
         - $ref: '#/components/parameters/Prefer'
+        - $ref: '#/components/parameters/Accept'
       requestBody:
         $ref: '#/components/requestBodies/JobInput'
       responses:
@@ -59,6 +60,7 @@ paths:
         - $ref: '#/components/parameters/Algorithm'
         - $ref: '#/components/parameters/Key'
         - $ref: '#/components/parameters/Prefer'
+        - $ref: '#/components/parameters/Accept'
       requestBody:
         $ref: '#/components/requestBodies/JobInput'
       responses:
@@ -269,6 +271,13 @@ components:
       in: header
       description: '`respond-async` answers 202 at once (RFC 7240).'
       schema: {type: string}
+    Accept:
+      name: Accept
+      in: header
+      description: >-
+        `application/octet-stream` (preferred over `application/json`) answers a completed
+        single job with its raw output and the job in `Offload-*` headers.
+      schema: {type: string}
   requestBodies:
     JobInput:
       required: true
@@ -284,13 +293,43 @@ components:
           schema: {type: string, minLength: 1}
   responses:
     JobOrBatch:
-      description: The finished job, or a batch's results in input order.
+      description: >-
+        The finished job, or a batch's results in input order. A single job's client that
+        prefers `application/octet-stream` in `Accept` gets the raw output instead, with the
+        job's fields in `Offload-*` headers.
+      headers:
+        Vary:
+          description: Accept (the answer is JSON or the raw output).
+          schema: {type: string}
+        Offload-Job-Id:
+          description: With a raw output, the job's id (GET /jobs/{id}).
+          schema: {type: string, format: uuid}
+        Offload-Job-Status:
+          description: With a raw output, completed.
+          schema: {type: string}
+        Offload-Operation: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
+        Offload-Algorithm: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
+        Offload-Key: {description: 'With a raw output of an AEAD job, the key''s name.', schema: {type: string}}
+        Offload-Provider: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
+        Offload-Owner: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
+        Offload-Input-Bytes: {description: 'With a raw output, as in the JSON.', schema: {type: integer}}
+        Offload-Pauses: {description: 'With a raw output, as in the JSON.', schema: {type: integer}}
+        Offload-Device-Unit: {description: 'With a raw output, as in the JSON.', schema: {type: integer}}
+        Offload-Engine: {description: 'With a raw output, as in the JSON.', schema: {type: integer}}
+        Offload-Created-At: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
+        Offload-Started-At: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
+        Offload-Completed-At: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
+        Offload-Timings-Ms:
+          description: With a raw output, the JSON's timings_ms as `queued=0.05, device=2.03, total=2.12`.
+          schema: {type: string}
       content:
         application/json:
           schema:
             oneOf:
               - $ref: '#/components/schemas/Job'
               - $ref: '#/components/schemas/BatchResults'
+        application/octet-stream:
+          schema: {type: string, format: binary}
     Accepted:
       description: Accepted (Prefer respond-async); poll the Content-Location.
       headers:

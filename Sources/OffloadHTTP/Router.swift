@@ -161,7 +161,21 @@ struct Router: Sendable {
     /// output of a job answered 202 is always kept, its client has not seen it yet).
     static let largestRetainedAnsweredInput = 64 * 1024
 
-    /// The answer to a job's request once the job has finished.
+    /// The answer to a job's request once the job has finished: the job as JSON, or for a
+    /// client that prefers it, the raw output with the job's fields in headers.
+    static func response(for record: JobRecord, binary: Bool) -> HTTPResponse {
+        var response = response(for: record)
+        if binary && record.status == .completed, let output = record.output {
+            response = HTTPResponse(
+                status: 200, headers: [("Content-Type", "application/octet-stream")] + JobJSON.headers(record),
+                body: output)
+        }
+        // The same request is answered in either form, depending on Accept.
+        response.headers.append(("Vary", "Accept"))
+        return response
+    }
+
+    /// The JSON answer to a job's request once the job has finished.
     static func response(for record: JobRecord) -> HTTPResponse {
         switch (record.status, record.error?.code) {
         case (.completed, _): .json(200, JobJSON.job(record))
