@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -25,6 +26,11 @@ typedef struct {
     /// Told when a connection opens and closes (for request deadlines); may be NULL.
     MHD_NotifyConnectionCallback notify_connection;
     void *notify_connection_context;
+    /// No thread of its own: the caller's loop watches the daemon's epoll fd and calls MHD_run.
+    bool external_loop;
+    /// A socket another daemon already listens on, shared (one daemon per loop); -1 for a
+    /// socket of its own, bound to the address.
+    int listen_fd;
 } CMicroHTTPD_limits;
 
 /// Most query arguments a request may carry. libmicrohttpd 0.9.75 keeps one record per
@@ -72,7 +78,9 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, limits.listen_backlog, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context },
         { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)limits.notify_connection, limits.notify_connection_context },
-        { MHD_OPTION_SOCK_ADDR, 0, (void *)bind_address },
+        limits.listen_fd >= 0
+            ? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, limits.listen_fd, NULL }
+            : (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, (void *)bind_address },
         { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)CMicroHTTPD_refuse_long_queries, NULL },
         /* HTTP/1.1 without Host and spaces in the target are 400 (RFC 9112, 3.2 and 3.2.2). */
         { MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL },
@@ -80,7 +88,7 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
         { MHD_OPTION_END, 0, NULL },  /* HTTPS_MEM_CERT, when TLS is on */
         { MHD_OPTION_END, 0, NULL },
     };
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+    unsigned int flags = (limits.external_loop ? 0 : MHD_USE_INTERNAL_POLLING_THREAD) | MHD_USE_EPOLL
         | MHD_ALLOW_SUSPEND_RESUME | (limits.ipv6 ? MHD_USE_IPv6 : 0);
     if (limits.tls_key_pem != NULL && limits.tls_cert_pem != NULL) {
         size_t count = sizeof options / sizeof options[0];
@@ -116,6 +124,58 @@ static inline size_t CMicroHTTPD_header_size(struct MHD_Connection *connection)
 {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     return info ? info->header_size : 0;
+}
+
+/// The daemon that serves the connection.
+static inline struct MHD_Daemon *CMicroHTTPD_connection_daemon(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_DAEMON);
+    return info ? info->daemon : NULL;
+}
+
+/// The client's IP address bytes (4 for IPv4, 16 for IPv6) into `out`; returns their count, 0
+/// when unknown. An IPv4-mapped IPv6 address counts as its IPv4 address.
+static inline int CMicroHTTPD_client_address(struct MHD_Connection *connection, uint8_t out[16])
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info == NULL || info->client_addr == NULL) return 0;
+    if (info->client_addr->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)info->client_addr)->sin_addr, 4);
+        return 4;
+    }
+    if (info->client_addr->sa_family == AF_INET6) {
+        const uint8_t *bytes = ((const struct sockaddr_in6 *)info->client_addr)->sin6_addr.s6_addr;
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        if (memcmp(bytes, mapped, 12) == 0) {
+            memcpy(out, bytes + 12, 4);
+            return 4;
+        }
+        memcpy(out, bytes, 16);
+        return 16;
+    }
+    return 0;
+}
+
+/// The daemon's listening socket, to share with the other loops' daemons.
+static inline int CMicroHTTPD_listen_fd(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    return info ? info->listen_fd : -1;
+}
+
+/// The daemon's own epoll fd, for a loop that runs it (MHD_get_daemon_info is variadic).
+static inline int CMicroHTTPD_epoll_fd(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+/// Milliseconds until the daemon must run again without input, or -1 for none.
+static inline long long CMicroHTTPD_timeout_ms(struct MHD_Daemon *daemon)
+{
+    MHD_UNSIGNED_LONG_LONG timeout = 0;
+    if (MHD_get_timeout(daemon, &timeout) != MHD_YES) return -1;
+    return timeout > 60000 ? 60000 : (long long)timeout;
 }
 
 /// Wraps the variadic MHD_get_daemon_info for the port actually bound (port 0 picks one).

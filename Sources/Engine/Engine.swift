@@ -130,14 +130,28 @@ public final class Engine: Sendable {
     /// Throws "unsupported_algorithm" when the provider lacks the request's algorithm.
     @discardableResult
     public func submit(_ request: JobRequest, completion: @escaping @Sendable (JobRecord) -> Void) throws -> JobRecord {
+        try submit(request, onLoop: nil, completion: completion)
+    }
+
+    /// Records a queued job and hands it to engine loop `loop`, from that loop's own thread (its
+    /// guest's request handler): no lock, no wake-up, and the job starts in the same turn of
+    /// the loop. `completion` runs on that thread. Throws as `submit(_:completion:)` does.
+    @discardableResult
+    public func submit(
+        _ request: JobRequest, onLoop loop: Int?, completion: @escaping @Sendable (JobRecord) -> Void
+    ) throws -> JobRecord {
         guard provider.algorithms.contains(request.algorithm) else {
             throw EngineError.unsupportedAlgorithm(request.algorithm, provider: provider.name)
         }
-        let thread = threads.min { $0.load.load(ordering: .relaxed) < $1.load.load(ordering: .relaxed) }!
         let record = store.create(request, provider: provider.name)
         let submission = EngineSubmission(
             id: record.id, request: request, submittedAt: record.createdAt.monotonicNanoseconds, completion: completion)
-        switch thread.submit(submission) {
+        let result = if let loop {
+            threads[loop].submitLocally(submission)
+        } else {
+            threads.min { $0.load.load(ordering: .relaxed) < $1.load.load(ordering: .relaxed) }!.submit(submission)
+        }
+        switch result {
         case .accepted:
             return record
         case .full:
@@ -147,6 +161,19 @@ public final class Engine: Sendable {
             store.remove(record.id)
             throw EngineError(code: "shutting_down", message: "The engine is shutting down.")
         }
+    }
+
+    /// Gives each engine loop a guest (one per loop, in order) that it watches and runs on its
+    /// own thread from now on, and keeps running during shutdown while the guest is busy.
+    public func attach(_ guests: [any EngineLoopGuest]) {
+        precondition(guests.count == threads.count, "one guest per engine loop")
+        for (thread, guest) in zip(threads, guests) { thread.attach(guest) }
+    }
+
+    /// Runs `task` on the thread of engine loop `loop`, soon (for work on the loop's guest that
+    /// must not race with it).
+    public func perform(onLoop loop: Int, _ task: @escaping @Sendable () -> Void) {
+        threads[loop].perform(task)
     }
 
     /// Jobs submitted and not yet finished, over all engine threads.

@@ -36,7 +36,10 @@ final class EngineThread: Sendable {
         var stopping = false
         /// Monotonic time by which shutdown must be over; jobs still running then are failed.
         var stopDeadline = UInt64.max
-        var isEmpty: Bool { submissions.isEmpty && ready.isEmpty }
+        /// A guest to attach, and work to run on the loop's thread.
+        var guest: (any EngineLoopGuest)?
+        var tasks: [@Sendable () -> Void] = []
+        var isEmpty: Bool { submissions.isEmpty && ready.isEmpty && guest == nil && tasks.isEmpty }
     }
 
     let index: Int
@@ -46,6 +49,10 @@ final class EngineThread: Sendable {
     private let inbox = Mutex(Inbox())
     private let wakeUp: EventFD
     private let thread = Mutex<NativeThread?>(nil)
+    /// The loop, for submissions made on its own thread (by its guest).
+    private let loop: EngineLoop
+    /// The loop's thread, to check that local submissions come from it.
+    private let loopThreadID = Atomic<UInt>(0)
 
     init(index: Int, configuration: EngineConfiguration, store: JobStore, provider: CryptoProvider,
          device: SimulatedAccelerator?, diagnostics: EngineDiagnostics) throws {
@@ -56,6 +63,7 @@ final class EngineThread: Sendable {
             index: index, configuration: configuration, store: store, provider: provider, device: device,
             diagnostics: diagnostics)
         try loop.watch(wakeUp)
+        self.loop = loop
         let started = DispatchSemaphore(value: 0)
         let startError = Mutex<EngineError?>(nil)
         let thread = try NativeThread(name: "engine-\(index)") { [self] in
@@ -66,6 +74,7 @@ final class EngineThread: Sendable {
                 started.signal()
                 return
             }
+            self.loopThreadID.store(UInt(pthread_self()), ordering: .releasing)
             started.signal()
             loop.run(owner: self)
             AsyncPool.cleanupThread()
@@ -94,6 +103,30 @@ final class EngineThread: Sendable {
         // One wake-up serves every submission queued before the engine drains them.
         if wasEmpty { wakeUp.signal() }
         return result
+    }
+
+    /// Queues a job submitted on this loop's own thread (by its guest): no lock, no wake-up;
+    /// the loop starts it in the same turn.
+    func submitLocally(_ submission: EngineSubmission) -> SubmitResult {
+        precondition(UInt(pthread_self()) == loopThreadID.load(ordering: .acquiring),
+                     "a local submission must come from the loop's own thread")
+        if loop.isStopping { return .stopping }
+        if load.load(ordering: .relaxed) >= capacity { return .full }
+        load.add(1, ordering: .relaxed)
+        loop.acceptLocally(submission)
+        return .accepted
+    }
+
+    /// Hands the loop its guest, which it watches and runs from then on.
+    func attach(_ guest: any EngineLoopGuest) {
+        inbox.withLock { $0.guest = guest }
+        wakeUp.signal()
+    }
+
+    /// Runs `task` on the loop's thread, soon.
+    func perform(_ task: @escaping @Sendable () -> Void) {
+        inbox.withLock { $0.tasks.append(task) }
+        wakeUp.signal()
     }
 
     /// Asks the thread to resume a job. Any thread (whichever polls the device, in callback
@@ -129,12 +162,16 @@ final class EngineThread: Sendable {
 
     /// What arrived since the last call, and whether shutdown was asked for.
     /// Moves what arrived into the caller's arrays; returns the shutdown deadline once shutdown began.
-    fileprivate func takeInbox(into submissions: inout [EngineSubmission], ready: inout [UInt64]) -> UInt64? {
+    fileprivate func takeInbox(
+        into submissions: inout [EngineSubmission], ready: inout [UInt64], tasks: inout [@Sendable () -> Void]
+    ) -> (stopDeadline: UInt64?, guest: (any EngineLoopGuest)?) {
         _ = wakeUp.consume()
         return inbox.withLock { inbox in
             swap(&submissions, &inbox.submissions)
             swap(&ready, &inbox.ready)
-            return inbox.stopping ? inbox.stopDeadline : nil
+            swap(&tasks, &inbox.tasks)
+            defer { inbox.guest = nil }
+            return (inbox.stopping ? inbox.stopDeadline : nil, inbox.guest)
         }
     }
 
@@ -162,6 +199,9 @@ private final class EngineLoop: @unchecked Sendable {
     // is handed to; nothing else keeps a reference.
     private static let wakeUpToken = UInt64.max
     private static let deviceTimerToken = UInt64.max - 1
+    private static let guestToken = UInt64.max - 2
+    /// How long the loop keeps serving its guest's answers after the shutdown deadline.
+    private static let answerGrace: UInt64 = 1_000_000_000
     /// Wait contexts kept for reuse after a burst; more are freed.
     private static let idleWaitContextLimit = 256
 
@@ -199,6 +239,12 @@ private final class EngineLoop: @unchecked Sendable {
     private var polledJobs: Set<UInt64> = []
     private var stopping = false
     private var stopDeadline = UInt64.max
+    /// The server this loop runs besides its jobs, and whether it has input waiting.
+    private var guest: (any EngineLoopGuest)?
+    private var guestReady = false
+
+    /// Read by the loop's own thread only (local submissions come from its guest).
+    var isStopping: Bool { stopping }
     /// Finished jobs whose completions run together at the end of a turn of the loop, so that
     /// their clients are woken in one burst rather than one wake-up each.
     private var finishedThisTurn: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
@@ -222,6 +268,11 @@ private final class EngineLoop: @unchecked Sendable {
         try epoll.add(wakeUp.fd, token: Self.wakeUpToken)
     }
 
+    /// A submission from the loop's own thread, started in this turn.
+    func acceptLocally(_ submission: EngineSubmission) {
+        waiting.append(submission)
+    }
+
     func run(owner: EngineThread) {
         ciphers = provider.fetchCiphers()
         deviceQueue?.bindCurrentThread()
@@ -234,26 +285,41 @@ private final class EngineLoop: @unchecked Sendable {
         }
         var arrived: [EngineSubmission] = []
         var ready: [UInt64] = []
+        var tasks: [@Sendable () -> Void] = []
         while true {
-            epoll.wait(timeoutMilliseconds: waitTimeout(now: readMonotonicClock())) { token in
+            let startedWaiting = readMonotonicClock()
+            let guestTimeout = guest?.timeoutMilliseconds()
+            epoll.wait(timeoutMilliseconds: waitTimeout(now: startedWaiting, guest: guestTimeout)) { token in
                 switch token {
                 case Self.wakeUpToken:
-                    if let deadline = owner.takeInbox(into: &arrived, ready: &ready) {
+                    let (deadline, attached) = owner.takeInbox(into: &arrived, ready: &ready, tasks: &tasks)
+                    if let deadline {
                         stopping = true
                         stopDeadline = deadline
                     }
+                    if let attached { attach(attached) }
                     waiting.append(contentsOf: arrived)
                     arrived.removeAll(keepingCapacity: true)
                     for token in ready { resume(token, owner: owner) }
                     ready.removeAll(keepingCapacity: true)
+                    for task in tasks { task() }
+                    tasks.removeAll(keepingCapacity: true)
                 case Self.deviceTimerToken:
                     deviceTimer.consume()
                     deviceTimerDue = .max
+                case Self.guestToken:
+                    guestReady = true
                 default:
                     resumeJob(ofWaitContext: token, owner: owner)
                 }
             }
             var now = readMonotonicClock()
+            // The guest reads requests and submits their jobs here, on this thread; they start below.
+            if let guest, guestReady || guestTimeout.map({ now >= startedWaiting + UInt64($0) * 1_000_000 }) ?? false {
+                guestReady = false
+                guest.run()
+                now = readMonotonicClock()
+            }
             // The engine pumps the device: completions due now notify their jobs (an eventfd
             // write, or the callback that queues them), which this loop resumes next.
             if let deviceQueue, deviceQueue.poll(now: now) > 0 { now = readMonotonicClock() }
@@ -262,12 +328,22 @@ private final class EngineLoop: @unchecked Sendable {
             for token in polledJobs { resume(token, owner: owner) }
             expireWaiting(now: now, owner: owner)
             startWaitingJobs(owner: owner)
+            let answered = !finishedThisTurn.isEmpty
             for finished in finishedThisTurn { finished.completion(finished.record) }
             finishedThisTurn.removeAll(keepingCapacity: true)
+            // Jobs finished this turn resumed their connections: answer them now.
+            if answered, let guest { guest.run() }
             armDeviceTimer()
             if stopping && jobs.count == detachedJobs && waitingHead == waiting.count
-                && (detachedJobs == 0 || readMonotonicClock() >= stopDeadline) { return }
+                && (detachedJobs == 0 || readMonotonicClock() >= stopDeadline)
+                && !((guest?.isBusy ?? false) && readMonotonicClock() < stopDeadline &+ Self.answerGrace) { return }
         }
+    }
+
+    private func attach(_ attached: any EngineLoopGuest) {
+        guard guest == nil, (try? epoll.add(attached.watchedFD, token: Self.guestToken)) != nil else { return }
+        guest = attached
+        guestReady = true
     }
 
     /// Wakes the loop when the device's next completion or retry is due, to the nanosecond
@@ -280,13 +356,17 @@ private final class EngineLoop: @unchecked Sendable {
         if due == .max { deviceTimer.disarm() } else { deviceTimer.arm(at: due) }
     }
 
-    /// Milliseconds until the next timer of the engine is due, or -1 for none.
-    private func waitTimeout(now: UInt64) -> Int32 {
+    /// Milliseconds until the next timer of the engine or its guest is due, or -1 for none.
+    private func waitTimeout(now: UInt64, guest guestTimeout: Int?) -> Int32 {
         var next = UInt64.max
         if let deadline = deadlines.first { next = min(next, deadline.due) }
         if waitingHead < waiting.count { next = min(next, waiting[waitingHead].submittedAt + queueTimeout) }
         if !polledJobs.isEmpty { next = min(next, now + 1_000_000) }
-        if stopping { next = min(next, stopDeadline) }
+        if let guestTimeout { next = min(next, now &+ UInt64(max(0, guestTimeout)) * 1_000_000) }
+        if stopping {
+            // After the deadline, the loop only waits out its guest's answers, for a second more.
+            next = min(next, now < stopDeadline ? stopDeadline : max(now &+ 10_000_000, stopDeadline &+ Self.answerGrace))
+        }
         guard next != .max else { return -1 }
         guard next > now else { return 0 }
         return Int32(min((next - now + 999_999) / 1_000_000, 60_000))

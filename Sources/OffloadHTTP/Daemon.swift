@@ -27,13 +27,16 @@ final class Exchange: @unchecked Sendable {
     var jobID: UUID?
     /// The connection's id for its deadlines.
     let connectionID: UInt
+    /// The engine loop whose daemon serves the connection: its jobs run there too.
+    let loop: Int
     /// Set once the body is complete and the request runs.
     var isRunning = false
     private let finishedResponse = Mutex<HTTPResponse?>(nil)
 
-    init(connection: OpaquePointer, connectionID: UInt, request: HTTPRequest) {
+    init(connection: OpaquePointer, connectionID: UInt, loop: Int, request: HTTPRequest) {
         self.connection = connection
         self.connectionID = connectionID
+        self.loop = loop
         self.request = request
         self.route = Router.Route(path: request.path)
     }
@@ -106,15 +109,16 @@ final class Daemon: Sendable {
     /// Bytes of request bodies and jobs in flight, across connections.
     private let memory: MemoryBudget
     /// Requests begun and not yet completed (answered, or their connection closed).
-    private let requestsInProgress = Atomic<Int>(0)
-    private let handle = Mutex<DaemonHandle?>(nil)
+    private let requestsInProgressBox = RequestCounter()
+    private let admission: ConnectionAdmission
+    /// One libmicrohttpd daemon per engine loop, in loop order; emptied by `stop`.
+    private let loops = Mutex<[LoopDaemon]>([])
+    /// The daemons in loop order, to find a connection's loop.
+    private let loopTable = LoopTable()
     private let boundPort = Atomic<Int>(0)
 
-    /// The C daemon pointer. `@unchecked Sendable`: only started and stopped under `handle`'s lock.
-    private struct DaemonHandle: @unchecked Sendable {
-        let pointer: OpaquePointer
-    }
-
+    /// Starts one daemon per engine loop on the same port (SO_REUSEPORT), each run by its loop:
+    /// a request is read, its job run and resumed, and its answer sent on one thread.
     init(configuration: ServerConfiguration, engine: Engine, keys: KeyRing, logger: Logger) throws {
         self.engine = engine
         self.requestLog = RequestLog(logger: logger, format: configuration.logFormat)
@@ -131,11 +135,13 @@ final class Daemon: Sendable {
         self.accessTokens = configuration.accessTokens
         commonHeaders = configuration.replica.map { [("Offload-Replica", $0)] } ?? []
         deadlines = ConnectionDeadlines(timeoutSeconds: configuration.connectionTimeoutSeconds)
-        let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        admission = ConnectionAdmission(
+            limit: configuration.connectionLimit, perAddressLimit: configuration.perIPConnectionLimit)
         var limits = CMicroHTTPD_limits()
+        // Each daemon may hold every connection: `admission` keeps the limits over all of them.
         limits.connection_limit = UInt32(configuration.connectionLimit)
         limits.connection_timeout_seconds = UInt32(configuration.connectionTimeoutSeconds)
-        limits.per_ip_connection_limit = UInt32(configuration.perIPConnectionLimit)
+        limits.per_ip_connection_limit = 0
         // Holds a request's line and headers plus a read buffer, and the answer's headers. Twice
         // the header limit, so that a request a little over the limit still leaves room for our
         // 431 (libmicrohttpd answers 431 itself only for a head that does not fit at all); only
@@ -143,57 +149,94 @@ final class Daemon: Sendable {
         limits.connection_memory_limit = 2 * configuration.maxHeaderBytes + 4 * 1024
         limits.thread_pool_size = 1
         limits.listen_backlog = 4096
-        limits.ipv6 = address.isIPv6
+        limits.external_loop = true
+        limits.listen_fd = -1
+        let tls = configuration.tls
+        var started: [OpaquePointer] = []
+        var port = configuration.port
         let context = Unmanaged.passUnretained(self).toOpaque()
         limits.notify_connection = daemonConnectionNotified
         limits.notify_connection_context = context
-        let tls = configuration.tls
-        // The PEM strings need to live only during the start: libmicrohttpd copies them.
-        let started = (tls?.keyPEM ?? "").withCString { key in
-            (tls?.certificatePEM ?? "").withCString { certificate in
-                limits.tls_key_pem = tls == nil ? nil : key
-                limits.tls_cert_pem = tls == nil ? nil : certificate
-                return address.withSockaddr { sockaddr in
-                    CMicroHTTPD_start_daemon(
-                        sockaddr, daemonAccessHandler, context, daemonRequestCompleted, context, limits)
+        let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        for _ in 0..<configuration.engine.threads {
+            limits.ipv6 = address.isIPv6
+            // The PEM strings need to live only during the start: libmicrohttpd copies them.
+            let daemon = (tls?.keyPEM ?? "").withCString { key in
+                (tls?.certificatePEM ?? "").withCString { certificate in
+                    limits.tls_key_pem = tls == nil ? nil : key
+                    limits.tls_cert_pem = tls == nil ? nil : certificate
+                    return address.withSockaddr { sockaddr in
+                        CMicroHTTPD_start_daemon(
+                            sockaddr, daemonAccessHandler, context, daemonRequestCompleted, context, limits)
+                    }
                 }
             }
+            guard let daemon, CMicroHTTPD_epoll_fd(daemon) >= 0 else {
+                Self.stopSharingListener(started + (daemon.map { [$0] } ?? []))
+                deadlines.stop()
+                memory.stop()
+                requestLog.stop()
+                throw ServerError(
+                    "Could not listen on \(configuration.host):\(configuration.port): "
+                        + "the port may be in use or the address not local.")
+            }
+            started.append(daemon)
+            // The others accept on the first one's socket: whichever loop is free takes a new
+            // connection (SO_REUSEPORT would let a second process bind the port unnoticed).
+            limits.listen_fd = CMicroHTTPD_listen_fd(started[0])
+            port = Int(CMicroHTTPD_bound_port(started[0]))
         }
-        guard let started else {
-            deadlines.stop()
-            memory.stop()
-            requestLog.stop()
-            throw ServerError(
-                "Could not listen on \(configuration.host):\(configuration.port): "
-                    + "the port may be in use or the address not local.")
-        }
-        handle.withLock { $0 = DaemonHandle(pointer: started) }
-        boundPort.store(Int(CMicroHTTPD_bound_port(started)), ordering: .releasing)
+        // Nothing runs a daemon before its loop is handed it below: the table is complete first.
+        loopTable.set(started)
+        boundPort.store(port, ordering: .releasing)
+        let loopDaemons = started.map { LoopDaemon(pointer: $0, requestsInProgress: requestsInProgressBox) }
+        loops.withLock { $0 = loopDaemons }
+        engine.attach(loopDaemons)
     }
 
-    /// The port the daemon listens on (the one picked when the configuration said 0).
+    /// The port the daemons listen on (the one picked when the configuration said 0).
     var port: Int { boundPort.load(ordering: .acquiring) }
 
     var isDraining: Bool { draining.isSet }
 
-    /// Stops accepting connections and answers further requests with 503.
+    /// Stops accepting connections and answers further requests with 503. Each daemon closes
+    /// its listening socket on its own loop's thread.
     func beginDraining() {
         draining.set()
-        handle.withLock { handle in
-            guard let handle else { return }
-            let listener = MHD_quiesce_daemon(handle.pointer)
-            if listener >= 0 { close(listener) }
+        let daemons = loops.withLock { $0 }
+        // The loops share one listening socket: the last to let go of it closes it.
+        let stillListening = RequestCounter()
+        stillListening.add(daemons.count)
+        for (index, daemon) in daemons.enumerated() {
+            engine.perform(onLoop: index) {
+                let listener = MHD_quiesce_daemon(daemon.pointer)
+                if stillListening.add(-1) == 0 && listener >= 0 { close(listener) }
+            }
         }
     }
 
-    var activeRequests: Int { requestsInProgress.load(ordering: .acquiring) }
-
-    /// Closes every connection and ends the daemon's thread. No connection may be suspended.
-    func stop() {
-        handle.withLock { handle in
-            if let handle { MHD_stop_daemon(handle.pointer) }
-            handle = nil
+    /// Stops daemons that may share one listening socket, closing it once: each lets go of it
+    /// first (a quiesced daemon does not close it), then it is closed, then they stop.
+    private static func stopSharingListener(_ daemons: [OpaquePointer]) {
+        var listener: Int32 = -1
+        for daemon in daemons {
+            let released = MHD_quiesce_daemon(daemon)
+            if released >= 0 { listener = released }
         }
+        if listener >= 0 { close(listener) }
+        daemons.forEach { MHD_stop_daemon($0) }
+    }
+
+    var activeRequests: Int { requestsInProgressBox.value }
+
+    /// Closes every connection and frees the daemons. The engine's loops must have ended (no
+    /// loop runs a daemon any more) and no connection may be suspended.
+    func stop() {
+        let stopped = loops.withLock { loops in
+            defer { loops = [] }
+            return loops
+        }
+        Self.stopSharingListener(stopped.map(\.pointer))
         deadlines.stop()
         memory.stop()
         requestLog.stop()
@@ -203,12 +246,22 @@ final class Daemon: Sendable {
     var connectionsCutOff: Int { deadlines.connectionsCutOff }
 
     fileprivate func connectionOpened(_ connection: OpaquePointer, context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
-        let id = deadlines.opened(fd: CMicroHTTPD_connection_fd(connection))
+        let fd = CMicroHTTPD_connection_fd(connection)
+        let id = deadlines.opened(fd: fd)
         context.pointee = UnsafeMutableRawPointer(bitPattern: id)
+        var address = [UInt8](repeating: 0, count: 16)
+        let length = Int(CMicroHTTPD_client_address(connection, &address))
+        if !admission.admit(id, from: Array(address.prefix(length))) {
+            // Over a connection limit: closed at once, unanswered (as libmicrohttpd's own limits do).
+            _ = shutdown(fd, Int32(SHUT_RDWR))
+        }
     }
 
     fileprivate func connectionClosed(context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
-        if let id = context.pointee.map({ UInt(bitPattern: $0) }) { deadlines.closed(id) }
+        if let id = context.pointee.map({ UInt(bitPattern: $0) }) {
+            deadlines.closed(id)
+            admission.closed(id)
+        }
         context.pointee = nil
     }
 
@@ -254,7 +307,7 @@ final class Daemon: Sendable {
             MHD_suspend_connection(connection)
             do {
                 let binary = exchange.request.prefersBinary
-                let record = try submit(request) { record in
+                let record = try submit(request, for: exchange) { record in
                     exchange.finish(with: Router.response(for: record, binary: binary))
                 }
                 exchange.jobID = record.id
@@ -272,7 +325,7 @@ final class Daemon: Sendable {
     /// `Prefer: respond-async`: 202 with the job as it stands and where to poll it.
     private func submitDetached(_ request: JobRequest, for exchange: Exchange) -> HTTPResponse {
         do {
-            let record = try submit(request) { _ in }
+            let record = try submit(request, for: exchange) { _ in }
             let id = record.id.uuidString.lowercased()
             exchange.jobID = record.id
             // Content-Location is the standard pointer to a status monitor for 202 (RFC 9110
@@ -295,7 +348,7 @@ final class Daemon: Sendable {
                 collector.record(.failure(error), at: index)
             case .success(let request):
                 do {
-                    try submit(request) { record in collector.record(.success(record), at: index) }
+                    try submit(request, for: exchange) { record in collector.record(.success(record), at: index) }
                 } catch {
                     let refused: APIError = switch error as? EngineError {
                     case let error? where error.code == "unsupported_algorithm": .badRequest(error.code, error.message)
@@ -312,13 +365,15 @@ final class Daemon: Sendable {
     /// finishes (even past the limit: refusing it now would waste the body already read), and
     /// is counted in the metrics when it does.
     @discardableResult
-    private func submit(_ request: JobRequest, whenFinished: @escaping @Sendable (JobRecord) -> Void) throws -> JobRecord {
+    private func submit(
+        _ request: JobRequest, for exchange: Exchange, whenFinished: @escaping @Sendable (JobRecord) -> Void
+    ) throws -> JobRecord {
         let bytes = MemoryBudget.bytes(of: request)
         let memory = memory
         let metrics = metrics
         memory.take(bytes)
         do {
-            return try engine.submit(request) { record in
+            return try engine.submit(request, onLoop: exchange.loop) { record in
                 memory.release(bytes)
                 metrics.jobFinished(record)
                 whenFinished(record)
@@ -373,13 +428,14 @@ final class Daemon: Sendable {
             body: [],
             accept: header("Accept", of: connection))
         let connectionID = CMicroHTTPD_socket_context(connection).map { UInt(bitPattern: $0) } ?? 0
-        let exchange = Exchange(connection: connection, connectionID: connectionID, request: request)
+        let exchange = Exchange(
+            connection: connection, connectionID: connectionID, loop: loopTable.loop(of: connection), request: request)
         // libmicrohttpd has checked that the length is digits; it may still not fit an Int
         // (18446744073709551615 is libmicrohttpd's "unknown size", which it would read until close).
         let declaredLength = header("Content-Length", of: connection).map { UInt64($0).map { Int(clamping: $0) } ?? .max }
         deadlines.headReceived(connectionID, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
-        requestsInProgress.add(1, ordering: .relaxed)
+        requestsInProgressBox.add(1)
         if CMicroHTTPD_header_size(connection) > maxHeaderBytes {
             // libmicrohttpd's pool holds more than the limit, so that this answer has room.
             return queue(APIError(
@@ -473,7 +529,7 @@ final class Daemon: Sendable {
         // A request refused for its query before any exchange began (its handler was never called).
         guard existing != Self.queryRefusedMark else { return }
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
-        requestsInProgress.subtract(1, ordering: .releasing)
+        requestsInProgressBox.add(-1)
         deadlines.answered(exchange.connectionID)
         if exchange.reservedBodyBytes > 0 { memory.release(exchange.reservedBodyBytes) }
         guard requestLog.isEnabled else { return }
