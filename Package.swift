@@ -74,8 +74,11 @@ let package = Package(
             dependencies: ["Engine"],
             path: "bench/engine-bench"
         ),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "OffloadHTTPTests", dependencies: ["OffloadHTTP", "Engine"]),
+        // Starting child processes for the tests (see its file for why not Foundation's Process).
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
+        .target(name: "TestSupport", dependencies: ["CTestSupport"], path: "Tests/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
+        .testTarget(name: "OffloadHTTPTests", dependencies: ["OffloadHTTP", "Engine", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Engine
 
@@ -155,32 +156,26 @@ let moduleDirectory: String? = {
 @Suite struct LoadableModule {
     static func openssl(_ arguments: [String], input: [UInt8] = [], environment: [String: String] = [:]) throws
         -> (status: Int32, output: [UInt8], errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
         var variables = ProcessInfo.processInfo.environment
         variables["OPENSSL_MODULES"] = try #require(moduleDirectory, "build it: swift build --product offloadsim")
         variables["OPENSSL_CONF"] = FileManager.default.currentDirectoryPath + "/bench/offloadsim.cnf"
         for (name, value) in environment { variables[name] = value }
-        process.environment = variables
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        // The child inherits this thread's signal mask, in which the test runner blocks
-        // SIGALRM: `openssl speed -seconds` would never stop. Spawn with nothing blocked.
-        var everything = sigset_t()
-        var previous = sigset_t()
-        sigemptyset(&everything)
-        pthread_sigmask(SIG_SETMASK, &everything, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input))
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, Array(output), String(decoding: errors, as: UTF8.self))
+        // ChildProcess spawns with nothing blocked: the test runner blocks SIGALRM, and
+        // `openssl speed -seconds` would never stop.
+        let child = try ChildProcess(
+            "/usr/bin/openssl", arguments, environment: variables, stdin: .pipe, stdout: .pipe, stderr: .pipe)
+        child.input!.write(Data(input))
+        try child.input!.close()
+        // Both streams at once: a child blocked on a full stderr pipe would never end stdout.
+        let errorsRead = DispatchSemaphore(value: 0)
+        let errorsBox = ErrorsBox()
+        Thread {
+            errorsBox.data = child.errors!.readDataToEndOfFile()
+            errorsRead.signal()
+        }.start()
+        let output = child.output!.readDataToEndOfFile()
+        errorsRead.wait()
+        return (child.wait(), Array(output), String(decoding: errorsBox.data, as: UTF8.self))
     }
 
     @Test func opensslEncThroughTheModuleGivesTheBuiltInProvidersOutput() async throws {
@@ -231,4 +226,9 @@ let moduleDirectory: String? = {
             #expect(engine.store.finishedTotals.completed == 5)
         }
     }
+}
+
+/// What a reader thread read, handed to the test after the thread signalled.
+private final class ErrorsBox: @unchecked Sendable {
+    var data = Data()
 }

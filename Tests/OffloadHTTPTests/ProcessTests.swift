@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The real binary as a child process: signals, exit status and what it logs.
@@ -80,16 +81,11 @@ import Testing
     @Test(arguments: ["500ms", "1.5s", "999us"])
     func aConnectionTimeoutThatIsNotWholeSecondsIsRefusedAtStart(value: String) throws {
         // libmicrohttpd counts seconds and reads 0 as no timeout: 500ms must not mean "none".
-        let process = Process()
-        process.executableURL = ServiceProcess.executable
-        process.arguments = ["--host", "127.0.0.1", "--port", "0", "--connection-timeout", value]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = Pipe()
-        try process.run()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+        let child = try ChildProcess(
+            ServiceProcess.executable.path, ["--host", "127.0.0.1", "--port", "0", "--connection-timeout", value],
+            stderr: .pipe)
+        let message = String(decoding: child.errors!.readDataToEndOfFile(), as: UTF8.self)
+        #expect(child.wait() != 0)
         #expect(message.contains("--connection-timeout") && message.contains("whole seconds"), "\(message)")
     }
 }

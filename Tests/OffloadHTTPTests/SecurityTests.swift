@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import OffloadHTTP
 
@@ -147,16 +148,9 @@ import Testing
 
 /// Runs a command and returns its exit status and standard output.
 func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let child = try ChildProcess(executable, arguments, stdout: .pipe)
+    let data = child.output!.readDataToEndOfFile()
+    return (child.wait(), String(decoding: data, as: UTF8.self))
 }
 
 @Suite struct HTTPS {

@@ -1,14 +1,14 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 /// The real `offload-http` binary running as a child process on 127.0.0.1 with a free port,
 /// for what only a separate process shows: its own fd table, signals, its exit status.
 final class ServiceProcess: @unchecked Sendable {
-    // @unchecked: `process` and `output` are used from the test that owns this object only.
-    let process = Process()
+    // @unchecked: `process` and `log` are used from the test that owns this object only.
+    let process: ChildProcess
     let port: Int
-    private let output = Pipe()
     /// Standard error goes to a file: sanitizer reports must not mix with the log on stdout.
     private let errors = FileManager.default.temporaryDirectory.appendingPathComponent("offload-http-\(UUID()).stderr")
     private var log = ""
@@ -22,15 +22,12 @@ final class ServiceProcess: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
             throw ServiceError("no built offload-http at \(Self.executable.path); run the tests with swift test")
         }
-        process.executableURL = Self.executable
-        process.arguments = ["--host", "127.0.0.1", "--port", "0"] + arguments
-        process.standardOutput = output
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
+        process = try ChildProcess(
+            Self.executable.path, ["--host", "127.0.0.1", "--port", "0"] + arguments,
+            stdout: .pipe, stderr: .file(errors.path))
         // The "listening" log line says which port was picked (so the log level must show info).
         var port: Int?
-        let reader = output.fileHandleForReading
+        let reader = process.output!
         let flags = fcntl(reader.fileDescriptor, F_GETFL)
         _ = fcntl(reader.fileDescriptor, F_SETFL, flags | O_NONBLOCK)
         let deadline = Date().addingTimeInterval(20)
@@ -46,13 +43,14 @@ final class ServiceProcess: @unchecked Sendable {
         }
         _ = fcntl(reader.fileDescriptor, F_SETFL, flags)
         guard let port else {
-            process.terminate()
+            process.signal(SIGKILL)
+            process.wait()
             throw ServiceError("offload-http did not report its port; it printed: \(log)")
         }
         self.port = port
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     /// Open file descriptors of the service.
     var openFileDescriptors: Int {
@@ -63,7 +61,7 @@ final class ServiceProcess: @unchecked Sendable {
     /// logged. Anything on standard error (a crash, a sanitizer report) is recorded as an issue.
     func stop(with signal: Int32 = SIGTERM) -> (status: Int32, log: String) {
         // Read while it exits: a service flushing its log at shutdown must find a reader.
-        let reader = output.fileHandleForReading
+        let reader = process.output!
         let remaining = Mutex(Data())
         let readAll = DispatchSemaphore(value: 0)
         Thread {
@@ -71,8 +69,8 @@ final class ServiceProcess: @unchecked Sendable {
             remaining.withLock { $0 = data }
             readAll.signal()
         }.start()
-        if process.isRunning { kill(pid, signal) }
-        process.waitUntilExit()
+        process.signal(signal)
+        let status = process.wait()
         readAll.wait()
         log += String(decoding: remaining.withLock { $0 }, as: UTF8.self)
         // AddressSanitizer warns once that OpenSSL's fibres switch stacks (its issue 189):
@@ -87,13 +85,13 @@ final class ServiceProcess: @unchecked Sendable {
             .joined(separator: "\n")
         try? FileManager.default.removeItem(at: errors)
         if !stderr.isEmpty { Issue.record("offload-http wrote to standard error:\n\(stderr.prefix(4000))") }
-        return (process.terminationStatus, log)
+        return (status, log)
     }
 
     deinit {
         if process.isRunning {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
+            process.signal(SIGKILL)
+            process.wait()
         }
     }
 }
