@@ -29,14 +29,16 @@ final class Exchange: @unchecked Sendable {
     let connectionID: UInt
     /// The engine loop whose daemon serves the connection: its jobs run there too.
     let loop: Int
+    let daemon: LoopDaemon
     /// Set once the body is complete and the request runs.
     var isRunning = false
     private let finishedResponse = Mutex<HTTPResponse?>(nil)
 
-    init(connection: OpaquePointer, connectionID: UInt, loop: Int, request: HTTPRequest) {
+    init(connection: OpaquePointer, connectionID: UInt, loop: (index: Int, daemon: LoopDaemon), request: HTTPRequest) {
         self.connection = connection
         self.connectionID = connectionID
-        self.loop = loop
+        self.loop = loop.index
+        self.daemon = loop.daemon
         self.request = request
         self.route = Router.Route(path: request.path)
     }
@@ -44,7 +46,7 @@ final class Exchange: @unchecked Sendable {
     /// Stores the answer of a suspended request and wakes its connection. Any thread.
     func finish(with response: HTTPResponse) {
         finishedResponse.withLock { $0 = response }
-        MHD_resume_connection(connection)
+        daemon.resume(connection)
     }
 
     func takeFinishedResponse() -> HTTPResponse? {
@@ -187,9 +189,9 @@ final class Daemon: Sendable {
             port = Int(CMicroHTTPD_bound_port(started[0]))
         }
         // Nothing runs a daemon before its loop is handed it below: the table is complete first.
-        loopTable.set(started)
+        let loopDaemons = started.map { LoopDaemon(pointer: $0) }
+        loopTable.set(loopDaemons)
         boundPort.store(port, ordering: .releasing)
-        let loopDaemons = started.map { LoopDaemon(pointer: $0, requestsInProgress: requestsInProgressBox) }
         loops.withLock { $0 = loopDaemons }
         engine.attach(loopDaemons)
     }
@@ -436,6 +438,7 @@ final class Daemon: Sendable {
         deadlines.headReceived(connectionID, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         requestsInProgressBox.add(1)
+        exchange.daemon.requestsInProgress.add(1)
         if CMicroHTTPD_header_size(connection) > maxHeaderBytes {
             // libmicrohttpd's pool holds more than the limit, so that this answer has room.
             return queue(APIError(
@@ -530,6 +533,7 @@ final class Daemon: Sendable {
         guard existing != Self.queryRefusedMark else { return }
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
         requestsInProgressBox.add(-1)
+        exchange.daemon.requestsInProgress.add(-1)
         deadlines.answered(exchange.connectionID)
         if exchange.reservedBodyBytes > 0 { memory.release(exchange.reservedBodyBytes) }
         guard requestLog.isEnabled else { return }

@@ -12,24 +12,37 @@ import Synchronization
 final class LoopDaemon: EngineLoopGuest, @unchecked Sendable {
     let pointer: OpaquePointer
     let watchedFD: Int32
-    private let requestsInProgress: RequestCounter
+    /// Requests begun on this daemon and not yet completed: shutdown keeps the loop until none.
+    let requestsInProgress = RequestCounter()
+    /// A connection was resumed since the daemon last ran. Without a thread of its own,
+    /// libmicrohttpd 0.9.75 has no inter-thread channel to wake its epoll fd on a resume: it
+    /// takes the connection back only when `MHD_run` is next called, which this makes the
+    /// loop do at once.
+    private let resumed = Atomic<Bool>(false)
 
-    init(pointer: OpaquePointer, requestsInProgress: RequestCounter) {
+    init(pointer: OpaquePointer) {
         self.pointer = pointer
         watchedFD = CMicroHTTPD_epoll_fd(pointer)
-        self.requestsInProgress = requestsInProgress
     }
 
     func timeoutMilliseconds() -> Int? {
+        if resumed.load(ordering: .acquiring) { return 0 }
         let timeout = CMicroHTTPD_timeout_ms(pointer)
         return timeout < 0 ? nil : Int(timeout)
     }
 
     func run() {
+        resumed.store(false, ordering: .releasing)
         _ = MHD_run(pointer)
     }
 
-    /// Any request still being answered, on any loop: shutdown waits for them all.
+    /// Resumes a suspended connection of this daemon; the loop then runs the daemon at once.
+    func resume(_ connection: OpaquePointer) {
+        MHD_resume_connection(connection)
+        resumed.store(true, ordering: .releasing)
+    }
+
+    /// A request of this daemon is still being answered.
     var isBusy: Bool { requestsInProgress.value > 0 }
 }
 
@@ -45,13 +58,14 @@ final class RequestCounter: Sendable {
 /// The loops' daemons in loop order, to tell which loop a connection is on. Written once
 /// before any loop runs its daemon (the hand-over to the loops orders it), read after.
 final class LoopTable: @unchecked Sendable {
-    private var daemons: [OpaquePointer] = []
+    private var daemons: [LoopDaemon] = []
 
-    func set(_ daemons: [OpaquePointer]) { self.daemons = daemons }
+    func set(_ daemons: [LoopDaemon]) { self.daemons = daemons }
 
-    /// The loop whose daemon serves `connection`.
-    func loop(of connection: OpaquePointer) -> Int {
-        guard let daemon = CMicroHTTPD_connection_daemon(connection) else { return 0 }
-        return daemons.firstIndex(of: daemon) ?? 0
+    /// The loop whose daemon serves `connection`, and that daemon.
+    func loop(of connection: OpaquePointer) -> (index: Int, daemon: LoopDaemon) {
+        let pointer = CMicroHTTPD_connection_daemon(connection)
+        let index = daemons.firstIndex { $0.pointer == pointer } ?? 0
+        return (index, daemons[index])
     }
 }
