@@ -17,7 +17,6 @@ typedef struct {
     unsigned int connection_timeout_seconds;
     unsigned int per_ip_connection_limit;
     size_t connection_memory_limit;
-    unsigned int thread_pool_size;
     unsigned int listen_backlog;
     bool ipv6;
     /// PEM key and certificate: HTTPS through libmicrohttpd's GnuTLS when both are set.
@@ -26,8 +25,6 @@ typedef struct {
     /// Told when a connection opens and closes (for request deadlines); may be NULL.
     MHD_NotifyConnectionCallback notify_connection;
     void *notify_connection_context;
-    /// No thread of its own: the caller's loop watches the daemon's epoll fd and calls MHD_run.
-    bool external_loop;
     /// A socket another daemon already listens on, shared (one daemon per loop); -1 for a
     /// socket of its own, bound to the address.
     int listen_fd;
@@ -62,8 +59,8 @@ static inline void *CMicroHTTPD_refuse_long_queries(void *context, const char *u
     return CMicroHTTPD_query_refused_mark();
 }
 
-/// Wraps the variadic MHD_start_daemon. The flags are fixed by the design:
-/// one internal epoll thread (or pool) and suspend/resume.
+/// Wraps the variadic MHD_start_daemon. The flags are fixed by the design: no thread of its
+/// own (the caller's loop watches the daemon's epoll fd and calls MHD_run) and suspend/resume.
 static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
     const struct sockaddr *bind_address,
     MHD_AccessHandlerCallback handler, void *handler_context,
@@ -88,18 +85,12 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
         { MHD_OPTION_END, 0, NULL },  /* HTTPS_MEM_CERT, when TLS is on */
         { MHD_OPTION_END, 0, NULL },
     };
-    unsigned int flags = (limits.external_loop ? 0 : MHD_USE_INTERNAL_POLLING_THREAD) | MHD_USE_EPOLL
-        | MHD_ALLOW_SUSPEND_RESUME | (limits.ipv6 ? MHD_USE_IPv6 : 0);
+    unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (limits.ipv6 ? MHD_USE_IPv6 : 0);
     if (limits.tls_key_pem != NULL && limits.tls_cert_pem != NULL) {
         size_t count = sizeof options / sizeof options[0];
         options[count - 3] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)limits.tls_key_pem };
         options[count - 2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)limits.tls_cert_pem };
         flags |= MHD_USE_TLS;
-    }
-    if (limits.thread_pool_size > 1) {
-        return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_context,
-                                MHD_OPTION_THREAD_POOL_SIZE, limits.thread_pool_size,
-                                MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     }
     return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_context,
                             MHD_OPTION_ARRAY, options, MHD_OPTION_END);

@@ -7,10 +7,9 @@ import Synchronization
 
 /// One request in progress on a connection, from its headers to the end of its response.
 ///
-/// `@unchecked Sendable`: every property but `finishedResponse` is touched only on
-/// libmicrohttpd's thread, between the first access-handler call and the completion
-/// notification. `finishedResponse` is written by an engine thread while the connection is
-/// suspended and read on libmicrohttpd's thread after the resume; its lock orders the two.
+/// `@unchecked Sendable`: it is touched only on the thread of the loop whose daemon serves
+/// the connection (the handler, the job's completion, the completion notification); the lock
+/// on `finishedResponse` remains so that an answer stored from elsewhere would still be safe.
 final class Exchange: @unchecked Sendable {
     let connection: OpaquePointer
     var request: HTTPRequest
@@ -43,7 +42,9 @@ final class Exchange: @unchecked Sendable {
         self.route = Router.Route(path: request.path)
     }
 
-    /// Stores the answer of a suspended request and wakes its connection. Any thread.
+    /// Stores the answer of a suspended request and resumes its connection; its loop's daemon
+    /// then runs at once. Called on the loop's thread (by the job's completion, or by the
+    /// handler itself when the request was refused).
     func finish(with response: HTTPResponse) {
         finishedResponse.withLock { $0 = response }
         daemon.resume(connection)
@@ -94,8 +95,9 @@ final class DrainFlag: Sendable {
     func set() { flag.store(true, ordering: .releasing) }
 }
 
-/// The libmicrohttpd daemon: one internal epoll thread, connections suspended while their
-/// jobs run. Owns the C callbacks; everything HTTP-specific above it is in `Router`.
+/// The HTTP side: one libmicrohttpd daemon per engine loop, run by that loop, connections
+/// suspended while their jobs run. Owns the C callbacks; everything HTTP-specific above it
+/// is in `Router`.
 final class Daemon: Sendable {
     private let router: Router
     private let engine: Engine
@@ -111,7 +113,7 @@ final class Daemon: Sendable {
     /// Bytes of request bodies and jobs in flight, across connections.
     private let memory: MemoryBudget
     /// Requests begun and not yet completed (answered, or their connection closed).
-    private let requestsInProgressBox = RequestCounter()
+    private let requestsInProgress = RequestCounter()
     private let admission: ConnectionAdmission
     /// One libmicrohttpd daemon per engine loop, in loop order; emptied by `stop`.
     private let loops = Mutex<[LoopDaemon]>([])
@@ -119,8 +121,8 @@ final class Daemon: Sendable {
     private let loopTable = LoopTable()
     private let boundPort = Atomic<Int>(0)
 
-    /// Starts one daemon per engine loop on the same port (SO_REUSEPORT), each run by its loop:
-    /// a request is read, its job run and resumed, and its answer sent on one thread.
+    /// Starts one daemon per engine loop on one listening socket, each run by its loop: a
+    /// request is read, its job run and resumed, and its answer sent on one thread.
     init(configuration: ServerConfiguration, engine: Engine, keys: KeyRing, logger: Logger) throws {
         self.engine = engine
         self.requestLog = RequestLog(logger: logger, format: configuration.logFormat)
@@ -149,19 +151,16 @@ final class Daemon: Sendable {
         // 431 (libmicrohttpd answers 431 itself only for a head that does not fit at all); only
         // the part used is zeroed between requests.
         limits.connection_memory_limit = 2 * configuration.maxHeaderBytes + 4 * 1024
-        limits.thread_pool_size = 1
         limits.listen_backlog = 4096
-        limits.external_loop = true
         limits.listen_fd = -1
         let tls = configuration.tls
         var started: [OpaquePointer] = []
-        var port = configuration.port
         let context = Unmanaged.passUnretained(self).toOpaque()
         limits.notify_connection = daemonConnectionNotified
         limits.notify_connection_context = context
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        limits.ipv6 = address.isIPv6
         for _ in 0..<configuration.engine.threads {
-            limits.ipv6 = address.isIPv6
             // The PEM strings need to live only during the start: libmicrohttpd copies them.
             let daemon = (tls?.keyPEM ?? "").withCString { key in
                 (tls?.certificatePEM ?? "").withCString { certificate in
@@ -186,12 +185,12 @@ final class Daemon: Sendable {
             // The others accept on the first one's socket: whichever loop is free takes a new
             // connection (SO_REUSEPORT would let a second process bind the port unnoticed).
             limits.listen_fd = CMicroHTTPD_listen_fd(started[0])
-            port = Int(CMicroHTTPD_bound_port(started[0]))
         }
         // Nothing runs a daemon before its loop is handed it below: the table is complete first.
         let loopDaemons = started.map { LoopDaemon(pointer: $0) }
         loopTable.set(loopDaemons)
-        boundPort.store(port, ordering: .releasing)
+        // The first daemon picked the port when the configuration said 0.
+        boundPort.store(Int(CMicroHTTPD_bound_port(started[0])), ordering: .releasing)
         loops.withLock { $0 = loopDaemons }
         engine.attach(loopDaemons)
     }
@@ -229,7 +228,7 @@ final class Daemon: Sendable {
         daemons.forEach { MHD_stop_daemon($0) }
     }
 
-    var activeRequests: Int { requestsInProgressBox.value }
+    var activeRequests: Int { requestsInProgress.value }
 
     /// Closes every connection and frees the daemons. The engine's loops must have ended (no
     /// loop runs a daemon any more) and no connection may be suspended.
@@ -437,7 +436,7 @@ final class Daemon: Sendable {
         let declaredLength = header("Content-Length", of: connection).map { UInt64($0).map { Int(clamping: $0) } ?? .max }
         deadlines.headReceived(connectionID, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
-        requestsInProgressBox.add(1)
+        requestsInProgress.add(1)
         exchange.daemon.requestsInProgress.add(1)
         if CMicroHTTPD_header_size(connection) > maxHeaderBytes {
             // libmicrohttpd's pool holds more than the limit, so that this answer has room.
@@ -532,7 +531,7 @@ final class Daemon: Sendable {
         // A request refused for its query before any exchange began (its handler was never called).
         guard existing != Self.queryRefusedMark else { return }
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
-        requestsInProgressBox.add(-1)
+        requestsInProgress.add(-1)
         exchange.daemon.requestsInProgress.add(-1)
         deadlines.answered(exchange.connectionID)
         if exchange.reservedBodyBytes > 0 { memory.release(exchange.reservedBodyBytes) }
