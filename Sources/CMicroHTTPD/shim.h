@@ -15,7 +15,6 @@
 typedef struct {
     unsigned int connection_limit;
     unsigned int connection_timeout_seconds;
-    unsigned int per_ip_connection_limit;
     size_t connection_memory_limit;
     unsigned int listen_backlog;
     bool ipv6;
@@ -70,7 +69,6 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
     struct MHD_OptionItem options[] = {
         { MHD_OPTION_CONNECTION_LIMIT, limits.connection_limit, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, limits.connection_timeout_seconds, NULL },
-        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.per_ip_connection_limit, NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)limits.connection_memory_limit, NULL },
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, limits.listen_backlog, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context },

@@ -26,18 +26,16 @@ final class Exchange: @unchecked Sendable {
     var jobID: UUID?
     /// The connection's id for its deadlines.
     let connectionID: UInt
-    /// The engine loop whose daemon serves the connection: its jobs run there too.
-    let loop: Int
+    /// The daemon that serves the connection; its loop runs the request's jobs too.
     let daemon: LoopDaemon
     /// Set once the body is complete and the request runs.
     var isRunning = false
     private let finishedResponse = Mutex<HTTPResponse?>(nil)
 
-    init(connection: OpaquePointer, connectionID: UInt, loop: (index: Int, daemon: LoopDaemon), request: HTTPRequest) {
+    init(connection: OpaquePointer, connectionID: UInt, daemon: LoopDaemon, request: HTTPRequest) {
         self.connection = connection
         self.connectionID = connectionID
-        self.loop = loop.index
-        self.daemon = loop.daemon
+        self.daemon = daemon
         self.request = request
         self.route = Router.Route(path: request.path)
     }
@@ -112,13 +110,10 @@ final class Daemon: Sendable {
     private let deadlines: ConnectionDeadlines
     /// Bytes of request bodies and jobs in flight, across connections.
     private let memory: MemoryBudget
-    /// Requests begun and not yet completed (answered, or their connection closed).
-    private let requestsInProgress = RequestCounter()
     private let admission: ConnectionAdmission
-    /// One libmicrohttpd daemon per engine loop, in loop order; emptied by `stop`.
-    private let loops = Mutex<[LoopDaemon]>([])
-    /// The daemons in loop order, to find a connection's loop.
-    private let loopTable = LoopTable()
+    /// One libmicrohttpd daemon per engine loop, in loop order.
+    private let loops = LoopTable()
+    private let stopped = Atomic<Bool>(false)
     private let boundPort = Atomic<Int>(0)
 
     /// Starts one daemon per engine loop on one listening socket, each run by its loop: a
@@ -145,7 +140,6 @@ final class Daemon: Sendable {
         // Each daemon may hold every connection: `admission` keeps the limits over all of them.
         limits.connection_limit = UInt32(configuration.connectionLimit)
         limits.connection_timeout_seconds = UInt32(configuration.connectionTimeoutSeconds)
-        limits.per_ip_connection_limit = 0
         // Holds a request's line and headers plus a read buffer, and the answer's headers. Twice
         // the header limit, so that a request a little over the limit still leaves room for our
         // 431 (libmicrohttpd answers 431 itself only for a head that does not fit at all); only
@@ -187,11 +181,10 @@ final class Daemon: Sendable {
             limits.listen_fd = CMicroHTTPD_listen_fd(started[0])
         }
         // Nothing runs a daemon before its loop is handed it below: the table is complete first.
-        let loopDaemons = started.map { LoopDaemon(pointer: $0) }
-        loopTable.set(loopDaemons)
+        let loopDaemons = started.enumerated().map { LoopDaemon(pointer: $1, index: $0) }
+        loops.set(loopDaemons)
         // The first daemon picked the port when the configuration said 0.
         boundPort.store(Int(CMicroHTTPD_bound_port(started[0])), ordering: .releasing)
-        loops.withLock { $0 = loopDaemons }
         engine.attach(loopDaemons)
     }
 
@@ -204,12 +197,12 @@ final class Daemon: Sendable {
     /// its listening socket on its own loop's thread.
     func beginDraining() {
         draining.set()
-        let daemons = loops.withLock { $0 }
+        let daemons = loops.daemons
         // The loops share one listening socket: the last to let go of it closes it.
-        let stillListening = RequestCounter()
+        let stillListening = SharedCounter()
         stillListening.add(daemons.count)
-        for (index, daemon) in daemons.enumerated() {
-            engine.perform(onLoop: index) {
+        for daemon in daemons {
+            engine.perform(onLoop: daemon.index) {
                 let listener = MHD_quiesce_daemon(daemon.pointer)
                 if stillListening.add(-1) == 0 && listener >= 0 { close(listener) }
             }
@@ -228,16 +221,14 @@ final class Daemon: Sendable {
         daemons.forEach { MHD_stop_daemon($0) }
     }
 
-    var activeRequests: Int { requestsInProgress.value }
+    /// Requests begun and not yet completed (answered, or their connection closed).
+    var activeRequests: Int { loops.daemons.reduce(0) { $0 + $1.requestsInProgress.value } }
 
     /// Closes every connection and frees the daemons. The engine's loops must have ended (no
     /// loop runs a daemon any more) and no connection may be suspended.
     func stop() {
-        let stopped = loops.withLock { loops in
-            defer { loops = [] }
-            return loops
-        }
-        Self.stopSharingListener(stopped.map(\.pointer))
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Self.stopSharingListener(loops.daemons.map(\.pointer))
         deadlines.stop()
         memory.stop()
         requestLog.stop()
@@ -374,7 +365,7 @@ final class Daemon: Sendable {
         let metrics = metrics
         memory.take(bytes)
         do {
-            return try engine.submit(request, onLoop: exchange.loop) { record in
+            return try engine.submit(request, onLoop: exchange.daemon.index) { record in
                 memory.release(bytes)
                 metrics.jobFinished(record)
                 whenFinished(record)
@@ -430,13 +421,13 @@ final class Daemon: Sendable {
             accept: header("Accept", of: connection))
         let connectionID = CMicroHTTPD_socket_context(connection).map { UInt(bitPattern: $0) } ?? 0
         let exchange = Exchange(
-            connection: connection, connectionID: connectionID, loop: loopTable.loop(of: connection), request: request)
+            connection: connection, connectionID: connectionID, daemon: loops.daemon(serving: connection),
+            request: request)
         // libmicrohttpd has checked that the length is digits; it may still not fit an Int
         // (18446744073709551615 is libmicrohttpd's "unknown size", which it would read until close).
         let declaredLength = header("Content-Length", of: connection).map { UInt64($0).map { Int(clamping: $0) } ?? .max }
         deadlines.headReceived(connectionID, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
-        requestsInProgress.add(1)
         exchange.daemon.requestsInProgress.add(1)
         if CMicroHTTPD_header_size(connection) > maxHeaderBytes {
             // libmicrohttpd's pool holds more than the limit, so that this answer has room.
@@ -531,7 +522,6 @@ final class Daemon: Sendable {
         // A request refused for its query before any exchange began (its handler was never called).
         guard existing != Self.queryRefusedMark else { return }
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
-        requestsInProgress.add(-1)
         exchange.daemon.requestsInProgress.add(-1)
         deadlines.answered(exchange.connectionID)
         if exchange.reservedBodyBytes > 0 { memory.release(exchange.reservedBodyBytes) }
@@ -540,7 +530,7 @@ final class Daemon: Sendable {
             method: exchange.request.method, path: exchange.request.path, status: exchange.status,
             jobID: exchange.jobID, duration: ContinuousClock.now - exchange.startedAt,
             outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code),
-            wallNanoseconds: RequestLog.wallNanoseconds()))
+            wallNanoseconds: Timestamp.now().wallNanoseconds))
     }
 
     private static func describe(_ code: MHD_RequestTerminationCode) -> String {

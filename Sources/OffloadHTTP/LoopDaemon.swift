@@ -11,17 +11,20 @@ import Synchronization
 /// to free it after the loop has ended.
 final class LoopDaemon: EngineLoopGuest, @unchecked Sendable {
     let pointer: OpaquePointer
+    /// The engine loop that runs it: its connections' jobs run there too.
+    let index: Int
     let watchedFD: Int32
     /// Requests begun on this daemon and not yet completed: shutdown keeps the loop until none.
-    let requestsInProgress = RequestCounter()
+    let requestsInProgress = SharedCounter()
     /// A connection was resumed since the daemon last ran. Without a thread of its own,
     /// libmicrohttpd 0.9.75 has no inter-thread channel to wake its epoll fd on a resume: it
     /// takes the connection back only when `MHD_run` is next called, which this makes the
     /// loop do at once.
     private let resumed = Atomic<Bool>(false)
 
-    init(pointer: OpaquePointer) {
+    init(pointer: OpaquePointer, index: Int) {
         self.pointer = pointer
+        self.index = index
         watchedFD = CMicroHTTPD_epoll_fd(pointer)
     }
 
@@ -46,8 +49,8 @@ final class LoopDaemon: EngineLoopGuest, @unchecked Sendable {
     var isBusy: Bool { requestsInProgress.value > 0 }
 }
 
-/// A count shared by the loops: requests begun and not yet completed, daemons still listening.
-final class RequestCounter: Sendable {
+/// A count shared between threads: a daemon's requests in progress, daemons still listening.
+final class SharedCounter: Sendable {
     private let count = Atomic<Int>(0)
     var value: Int { count.load(ordering: .acquiring) }
     /// Adds `delta`; returns the new count.
@@ -55,17 +58,16 @@ final class RequestCounter: Sendable {
     func add(_ delta: Int) -> Int { count.add(delta, ordering: .acquiringAndReleasing).newValue }
 }
 
-/// The loops' daemons in loop order, to tell which loop a connection is on. Written once
-/// before any loop runs its daemon (the hand-over to the loops orders it), read after.
+/// The loops' daemons in loop order. Written once before any loop runs its daemon (the
+/// hand-over to the loops orders it), read after.
 final class LoopTable: @unchecked Sendable {
-    private var daemons: [LoopDaemon] = []
+    private(set) var daemons: [LoopDaemon] = []
 
     func set(_ daemons: [LoopDaemon]) { self.daemons = daemons }
 
-    /// The loop whose daemon serves `connection`, and that daemon.
-    func loop(of connection: OpaquePointer) -> (index: Int, daemon: LoopDaemon) {
+    /// The daemon that serves `connection`.
+    func daemon(serving connection: OpaquePointer) -> LoopDaemon {
         let pointer = CMicroHTTPD_connection_daemon(connection)
-        let index = daemons.firstIndex { $0.pointer == pointer } ?? 0
-        return (index, daemons[index])
+        return daemons.first { $0.pointer == pointer } ?? daemons[0]
     }
 }

@@ -79,6 +79,7 @@ paths:
     get:
       operationId: listJobs
       summary: Jobs newest first, without their outputs, with counts by status.
+      description: With named tokens, a principal's own jobs only (an admin's, all).
       parameters:
         - name: status
           in: query
@@ -99,6 +100,9 @@ paths:
     get:
       operationId: getJob
       summary: One job with its output, while it is retained.
+      description: >-
+        With named tokens, another principal's job is 404 job_not_found (an admin sees all).
+        The output of a synchronous job whose input was over 64 KiB is not kept.
       parameters:
         - name: id
           in: path
@@ -210,7 +214,7 @@ paths:
   /readyz:
     get:
       operationId: ready
-      summary: Readiness; 503 while draining or saturated.
+      summary: Readiness; 503 while draining, saturated, or out of memory for work in flight (memory_exhausted).
       responses:
         '200':
           description: Ready for traffic.
@@ -254,7 +258,9 @@ components:
     bearer:
       type: http
       scheme: bearer
-      description: Needed on every route but /healthz and /readyz when the service runs with --auth-token-file.
+      description: >-
+        Needed on every route but /healthz and /readyz when the service runs with
+        --auth-token-file; each token names a principal, which sees only its own jobs.
   parameters:
     Algorithm:
       name: algorithm

@@ -1,4 +1,5 @@
 import Dispatch
+import Engine
 import Foundation
 import Glibc
 import Logging
@@ -81,13 +82,6 @@ final class RequestLog: Sendable {
 
     /// How long lines may wait before they are written.
     static let writeInterval = DispatchTimeInterval.milliseconds(50)
-
-    /// The wall clock for `Entry.wallNanoseconds`.
-    static func wallNanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-    }
 
     /// Writes every queued line, then ends the writer; waits at most `timeout` for an output
     /// that does not drain.
