@@ -30,6 +30,9 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .systemLibrary(name: "CLinux"),
+        // The stores' C libraries: SQLite (embedded) and libpq (PostgreSQL), see Sources/Store.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // The simulated accelerator and its OpenSSL provider, in C: it runs on ASYNC fibres
         // inside any program that loads it (see Sources/OffloadSim/include/offloadsim.h).
         .target(
@@ -47,10 +50,16 @@ let package = Package(
             name: "Engine",
             dependencies: ["COpenSSL", "CLinux", "OffloadSim", "CCipherJob"]
         ),
+        // Job records that outlive a process and span replicas (SQLite or PostgreSQL).
+        .target(
+            name: "Store",
+            dependencies: ["Engine", "CSQLite", "CPostgres", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "OffloadHTTP",
             dependencies: [
                 "Engine",
+                "Store",
                 "CMicroHTTPD",
                 "CLinux",
                 .product(name: "Logging", package: "swift-log"),
@@ -79,6 +88,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CTestSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(name: "OffloadHTTPTests", dependencies: ["OffloadHTTP", "Engine", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Engine", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -30,6 +30,17 @@ public enum JobStatus: String, Sendable, CaseIterable {
 
 /// A moment, on both clocks: the wall clock for people, the monotonic clock for durations.
 public struct Timestamp: Sendable, Equatable {
+    public init(wallNanoseconds: Int64, monotonicNanoseconds: UInt64) {
+        self.wallNanoseconds = wallNanoseconds
+        self.monotonicNanoseconds = monotonicNanoseconds
+    }
+
+    /// A moment read back from a store, which keeps the wall clock only: its monotonic
+    /// reading is the wall clock's, so durations between such moments are wall-clock ones.
+    public init(storedWallNanoseconds wall: Int64) {
+        self.init(wallNanoseconds: wall, monotonicNanoseconds: UInt64(max(0, wall)))
+    }
+
     /// Nanoseconds since the Unix epoch (CLOCK_REALTIME).
     public let wallNanoseconds: Int64
     /// Nanoseconds on CLOCK_MONOTONIC.
@@ -120,6 +131,42 @@ public struct JobRecord: Sendable, Identifiable {
 }
 
 extension JobRecord {
+    /// A record as a store kept it, field by field (a store outside the engine rebuilds the
+    /// records it reads with this).
+    public init(
+        id: UUID, status: JobStatus, operation: JobOperation, algorithm: Algorithm, keyName: String?,
+        provider: String, owner: String?, inputBytes: Int, output: [UInt8]?, outputBytes: Int?, pauses: Int,
+        deviceUnit: Int?, engine: Int?, createdAt: Timestamp, startedAt: Timestamp?, completedAt: Timestamp?,
+        deviceNanoseconds: UInt64?, error: EngineError?
+    ) {
+        self.id = id
+        self.status = status
+        self.operation = operation
+        self.algorithm = algorithm
+        self.keyName = keyName
+        self.provider = provider
+        self.owner = owner
+        self.inputBytes = inputBytes
+        self.output = output
+        self.outputBytes = outputBytes
+        self.pauses = pauses
+        self.deviceUnit = deviceUnit
+        self.engine = engine
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.completedAt = completedAt
+        self.deviceNanoseconds = deviceNanoseconds
+        self.error = error
+    }
+
+    /// The record with its status changed (a store that fails a job whose instance was lost).
+    public func with(status: JobStatus, error: EngineError?) -> JobRecord {
+        var record = self
+        record.status = status
+        record.error = error
+        return record
+    }
+
     /// A failed record for a job the store no longer knows.
     init(lost submission: EngineSubmission, error: EngineError?) {
         self.init(id: submission.id, request: submission.request, provider: "", createdAt: .now())

@@ -3,6 +3,8 @@ import Synchronization
 
 /// How many retained jobs are in each status.
 public struct JobCounts: Sendable, Equatable {
+    public init() {}
+
     public var queued = 0
     public var running = 0
     public var completed = 0
@@ -102,6 +104,19 @@ public final class JobStore: Sendable {
         state.withLock { state in
             if let record = state.records.removeValue(forKey: id) {
                 state.count(record, by: -1)
+            }
+        }
+    }
+
+    /// Forgets finished jobs that a durable store now holds (jobs not finished are kept).
+    public func forget(_ ids: [UUID]) {
+        state.withLock { state in
+            for id in ids {
+                guard let index = state.records.index(forKey: id), state.records.values[index].status.isFinished
+                else { continue }
+                let record = state.records.remove(at: index).value
+                state.count(record, by: -1)
+                state.outputBytes -= record.output?.count ?? 0
             }
         }
     }

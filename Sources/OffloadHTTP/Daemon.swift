@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Glibc
 import Logging
+import Store
 import Synchronization
 
 /// One request in progress on a connection, from its headers to the end of its response.
@@ -99,6 +100,8 @@ final class DrainFlag: Sendable {
 final class Daemon: Sendable {
     private let router: Router
     private let engine: Engine
+    /// Where job records outlive the process; nil keeps them in the engine's memory only.
+    private let store: DurableStore?
     private let metrics: ServiceMetrics
     private let requestLog: RequestLog
     private let maxBodyBytes: Int
@@ -118,8 +121,9 @@ final class Daemon: Sendable {
 
     /// Starts one daemon per engine loop on one listening socket, each run by its loop: a
     /// request is read, its job run and resumed, and its answer sent on one thread.
-    init(configuration: ServerConfiguration, engine: Engine, keys: KeyRing, logger: Logger) throws {
+    init(configuration: ServerConfiguration, engine: Engine, store: DurableStore?, keys: KeyRing, logger: Logger) throws {
         self.engine = engine
+        self.store = store
         self.requestLog = RequestLog(logger: logger, format: configuration.logFormat)
         let metrics = ServiceMetrics()
         self.metrics = metrics
@@ -128,7 +132,7 @@ final class Daemon: Sendable {
         self.memory = memory
         self.router = Router(
             engine: engine, keys: keys, maxBatchItems: configuration.maxBatchItems, metrics: metrics,
-            memory: memory, maxBodyBytes: configuration.maxBodyBytes, isDraining: { draining.isSet })
+            memory: memory, maxBodyBytes: configuration.maxBodyBytes, isDraining: { draining.isSet }, store: store)
         self.maxBodyBytes = configuration.maxBodyBytes
         self.maxHeaderBytes = configuration.maxHeaderBytes
         self.accessTokens = configuration.accessTokens
@@ -293,6 +297,11 @@ final class Daemon: Sendable {
         case .respond(let response):
             return queue(response, for: exchange)
         case .runJob(let request, respondAsync: true):
+            if let store {
+                MHD_suspend_connection(connection)
+                submitDurably(request, to: store, for: exchange)
+                return .YES
+            }
             return queue(submitDetached(request, for: exchange), for: exchange)
         case .runJob(let request, respondAsync: false):
             // Suspend first, then submit: a job may finish, and resume the connection, at once.
@@ -311,24 +320,62 @@ final class Daemon: Sendable {
             MHD_suspend_connection(connection)
             runBatch(items, for: exchange)
             return .YES
+        case .lookUp(let lookup):
+            MHD_suspend_connection(connection)
+            let engine = engine
+            router.answer(lookup) { response in
+                engine.perform(onLoop: exchange.daemon.index) { exchange.finish(with: response) }
+            }
+            return .YES
         }
     }
 
-    /// `Prefer: respond-async`: 202 with the job as it stands and where to poll it.
+    /// `Prefer: respond-async` with a durable store: the job runs at once, and is answered 202
+    /// once its record is committed (any replica can then find it); when the store cannot take
+    /// it, 503 (the job's result is then written nowhere). The connection is suspended.
+    private func submitDurably(_ request: JobRequest, to store: DurableStore, for exchange: Exchange) {
+        guard store.isAvailable else {
+            return exchange.finish(with: Router.storeUnavailable(StoreError(store.unavailable ?? "not reachable")).response)
+        }
+        let record: JobRecord
+        do {
+            record = try submit(request, for: exchange, writesRecord: false) { record in store.finished(record) }
+        } catch {
+            return exchange.finish(with: refusal(error))
+        }
+        exchange.jobID = record.id
+        let engine = engine
+        store.accepted(record) { committed in
+            engine.perform(onLoop: exchange.daemon.index) {
+                guard committed else {
+                    return exchange.finish(with: Router.storeUnavailable(
+                        StoreError(store.unavailable ?? "the job could not be written")).response)
+                }
+                exchange.finish(with: Self.accepted(engine.store.job(record.id) ?? record))
+            }
+        }
+    }
+
+    /// `Prefer: respond-async` without a durable store: 202 at once.
     private func submitDetached(_ request: JobRequest, for exchange: Exchange) -> HTTPResponse {
         do {
             let record = try submit(request, for: exchange) { _ in }
-            let id = record.id.uuidString.lowercased()
             exchange.jobID = record.id
-            // Content-Location is the standard pointer to a status monitor for 202 (RFC 9110
-            // 15.3.3); Location is kept for clients that look there; Retry-After hints when to poll.
-            return .json(202, JobJSON.job(record), headers: [
-                ("Location", "/jobs/\(id)"), ("Content-Location", "/jobs/\(id)"), ("Retry-After", "1"),
-                ("Preference-Applied", "respond-async"),
-            ])
+            return Self.accepted(record)
         } catch {
             return refusal(error)
         }
+    }
+
+    /// 202 with the job as it stands and where to poll it.
+    private static func accepted(_ record: JobRecord) -> HTTPResponse {
+        let id = record.id.uuidString.lowercased()
+        // Content-Location is the standard pointer to a status monitor for 202 (RFC 9110
+        // 15.3.3); Location is kept for clients that look there; Retry-After hints when to poll.
+        return .json(202, JobJSON.job(record), headers: [
+            ("Location", "/jobs/\(id)"), ("Content-Location", "/jobs/\(id)"), ("Retry-After", "1"),
+            ("Preference-Applied", "respond-async"),
+        ])
     }
 
     /// Runs every valid item as its own job; the connection is already suspended.
@@ -355,19 +402,23 @@ final class Daemon: Sendable {
 
     /// Submits a job whose body was admitted: it holds its bytes of the memory budget until it
     /// finishes (even past the limit: refusing it now would waste the body already read), and
-    /// is counted in the metrics when it does.
+    /// is counted in the metrics when it does, and its record goes to the durable store in the
+    /// next batch unless `writesRecord` is false (an async job's record is written otherwise).
     @discardableResult
     private func submit(
-        _ request: JobRequest, for exchange: Exchange, whenFinished: @escaping @Sendable (JobRecord) -> Void
+        _ request: JobRequest, for exchange: Exchange, writesRecord: Bool = true,
+        whenFinished: @escaping @Sendable (JobRecord) -> Void
     ) throws -> JobRecord {
         let bytes = MemoryBudget.bytes(of: request)
         let memory = memory
         let metrics = metrics
+        let store = writesRecord ? store : nil
         memory.take(bytes)
         do {
             return try engine.submit(request, onLoop: exchange.daemon.index) { record in
                 memory.release(bytes)
                 metrics.jobFinished(record)
+                store?.answered(record)
                 whenFinished(record)
             }
         } catch {

@@ -1,6 +1,8 @@
 import Engine
+import Foundation
 import Glibc
 import Logging
+import Store
 
 /// A configuration or start-up problem, said so a person can fix it.
 public struct ServerError: Error, CustomStringConvertible, Sendable {
@@ -46,6 +48,11 @@ public struct ServerConfiguration: Sendable {
     public var logFormat = LogFormat.text
     /// The AEAD keys; nil generates one random key at start (ciphertexts then do not survive a restart).
     public var keys: KeyRing?
+    /// Where job records live: in memory (the library's default), an SQLite file (the
+    /// command's default) or PostgreSQL shared by replicas.
+    public var store = StoreLocation.memory
+    /// How long a durable store keeps a finished job (besides `engine.retainedFinishedJobs`).
+    public var jobRetention = Duration.seconds(24 * 3600)
 
     public init() {}
 }
@@ -56,6 +63,8 @@ public final class OffloadServer: Sendable {
     public let configuration: ServerConfiguration
     /// The engine behind the routes (tests look at its store).
     public let engine: Engine
+    /// Where job records outlive the process, when the configuration names such a store.
+    public let store: DurableStore?
     private let daemon: Daemon
     private let logger: Logger
 
@@ -86,23 +95,56 @@ public final class OffloadServer: Sendable {
             logger.warning(
                 "bearer tokens cross the network in clear text without TLS (RFC 6750 requires it): pass --tls-cert and --tls-key, or terminate TLS in front of the service")
         }
+        guard configuration.jobRetention > .zero else { throw ServerError("The job retention must be positive.") }
         let engine = try Engine(configuration: configuration.engine)
+        var store: DurableStore?
         do {
-            let daemon = try Daemon(configuration: configuration, engine: engine, keys: keys, logger: logger)
-            return OffloadServer(configuration: configuration, engine: engine, daemon: daemon, logger: logger)
+            if configuration.store.isDurable {
+                store = try openStore(configuration, engine: engine, logger: logger)
+            }
+            let daemon = try Daemon(configuration: configuration, engine: engine, store: store, keys: keys, logger: logger)
+            return OffloadServer(configuration: configuration, engine: engine, store: store, daemon: daemon, logger: logger)
         } catch {
             engine.shutdown()
+            store?.close()
             throw error
         }
     }
 
-    private init(configuration: ServerConfiguration, engine: Engine, daemon: Daemon, logger: Logger) {
+    /// Opens the durable store; a store that cannot be reached or is not ours stops the start.
+    private static func openStore(_ configuration: ServerConfiguration, engine: Engine, logger: Logger) throws -> DurableStore {
+        // The longest a job can take (waiting for a slot, then running), and a margin: past
+        // it, an unfinished job's replica is taken to be gone.
+        let deadline = configuration.engine.queueTimeout + configuration.engine.jobTimeout + .seconds(10)
+        do {
+            return try DurableStore(
+                location: configuration.store, instance: instance(configuration),
+                retainedJobs: configuration.engine.retainedFinishedJobs, retention: configuration.jobRetention,
+                jobDeadline: deadline, logger: logger,
+                onCommitted: { [jobs = engine.store] ids in jobs.forget(ids) })
+        } catch {
+            throw ServerError("The job store \(configuration.store) cannot be used: \(error.message)")
+        }
+    }
+
+    /// The name written into the jobs this process runs: the replica's name, else host and port.
+    /// A process restarted under the same name fails at once the jobs its predecessor left
+    /// unfinished; others are failed when their deadline passes.
+    static func instance(_ configuration: ServerConfiguration) -> String {
+        if let replica = configuration.replica { return replica }
+        let host = ProcessInfo.processInfo.hostName
+        return configuration.port == 0 ? "\(host):pid\(getpid())" : "\(host):\(configuration.port)"
+    }
+
+    private init(configuration: ServerConfiguration, engine: Engine, store: DurableStore?, daemon: Daemon, logger: Logger) {
         self.configuration = configuration
         self.engine = engine
+        self.store = store
         self.daemon = daemon
         self.logger = logger
         logger.info("listening", metadata: [
             "host": "\(configuration.host)", "port": "\(daemon.port)",
+            "store": "\(configuration.store)",
             "engine.threads": "\(configuration.engine.threads)",
             "provider": "\(engine.providerName)",
             "memory.in_flight_bytes": "\(configuration.maxBytesInFlight)",
@@ -133,6 +175,8 @@ public final class OffloadServer: Sendable {
         }
         let unanswered = daemon.activeRequests
         daemon.stop()
+        // The finished jobs' records are queued by now: written before the process ends.
+        store?.close()
         logger.info("stopped", metadata: ["jobs.failed": "\(aborted)", "requests.cut_off": "\(unanswered)"])
     }
 }

@@ -1,11 +1,21 @@
 import Engine
 import Foundation
+import Store
 
-/// What a request leads to: an answer now, or jobs whose answer comes when they finish.
+/// What a request leads to: an answer now, jobs whose answer comes when they finish, or a
+/// read of the durable store, answered when it returns.
 enum RouteOutcome {
     case respond(HTTPResponse)
     case runJob(JobRequest, respondAsync: Bool)
     case runBatch([Result<JobRequest, APIError>])
+    case lookUp(JobLookup)
+}
+
+/// A read of the durable store (`GET /jobs/{id}` of a job not running here, `GET /jobs`).
+enum JobLookup {
+    /// The job, unless it belongs to another principal than `owner` (nil: any).
+    case job(UUID, owner: String?, live: JobRecord?)
+    case list(status: JobStatus?, owner: String?, limit: Int)
 }
 
 /// The API's routes (API.md), independent of libmicrohttpd.
@@ -19,6 +29,8 @@ struct Router: Sendable {
     let maxBodyBytes: Int
     /// Whether the service is shutting down.
     let isDraining: @Sendable () -> Bool
+    /// Where job records outlive the process; nil keeps them in the engine's memory only.
+    let store: DurableStore?
 
     enum Route {
         case encrypt, decrypt, jobs, job(String), keys, healthz, readyz, metrics, openAPI, stats
@@ -135,8 +147,8 @@ struct Router: Sendable {
                         return owned
                     } })
                 }
-            case .jobs: return .respond(try listJobs(request.query, for: request.principal))
-            case .job(let id): return .respond(try job(id, for: request.principal))
+            case .jobs: return try listJobs(request.query, for: request.principal)
+            case .job(let id): return try job(id, for: request.principal)
             case .keys: return .respond(listKeys())
             case .healthz: return .respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
             case .readyz: return .respond(try readiness())
@@ -196,6 +208,11 @@ struct Router: Sendable {
         if engine.isSaturated {
             throw .unavailable("saturated", "Every engine's job pool is full; requests are queueing.")
         }
+        if let store, !store.isAvailable {
+            throw .unavailable(
+                "store_unavailable",
+                "The job store is unavailable (\(store.unavailable ?? "not reachable")); async jobs are refused.")
+        }
         if !memory.hasRoom(for: maxBodyBytes) {
             throw .memoryExhausted
         }
@@ -226,11 +243,60 @@ struct Router: Sendable {
     }
 
     /// A principal sees its own jobs, an admin every job; without tokens everyone sees every job.
-    private func listJobs(_ query: [(name: String, value: String)], for principal: Principal?) throws(APIError) -> HTTPResponse {
+    /// With a durable store the list is the store's: every replica's jobs.
+    private func listJobs(_ query: [(name: String, value: String)], for principal: Principal?) throws(APIError) -> RouteOutcome {
         let (status, limit) = try Self.jobListQuery(query)
-        let owner = principal?.isAdmin == false ? principal?.name : nil
+        let owner = Self.visibleOwner(for: principal)
+        if store != nil {
+            return .lookUp(.list(status: status, owner: owner, limit: limit))
+        }
         let (jobs, counts) = engine.store.list(status: status, owner: owner, limit: limit)
-        return .json(200, JobJSON.list(jobs, counts: counts))
+        return .respond(.json(200, JobJSON.list(jobs, counts: counts)))
+    }
+
+    /// The owner whose jobs a principal sees: its own, or any (nil) for an admin or without tokens.
+    private static func visibleOwner(for principal: Principal?) -> String? {
+        principal?.isAdmin == false ? principal?.name : nil
+    }
+
+    /// Answers a read of the durable store, on the store's reader thread.
+    func answer(_ lookup: JobLookup, then respond: @escaping @Sendable (HTTPResponse) -> Void) {
+        guard let store else { preconditionFailure("a lookup needs a durable store") }
+        switch lookup {
+        case .job(let id, let owner, let live):
+            store.job(id) { result in
+                switch result {
+                case .success(let stored):
+                    // A job finished here whose record is not written yet is answered from memory
+                    // (the store's row, if any, is older).
+                    let record = stored.map { stored in
+                        live.map { live in live.status.isFinished && !stored.status.isFinished ? live : stored } ?? stored
+                    } ?? live
+                    guard let record, owner == nil || record.owner == owner else {
+                        return respond(Self.jobNotFound(id.uuidString.lowercased()).response)
+                    }
+                    respond(.json(200, JobJSON.job(record)))
+                case .failure(let error):
+                    if let live, owner == nil || live.owner == owner { return respond(.json(200, JobJSON.job(live))) }
+                    respond(Self.storeUnavailable(error).response)
+                }
+            }
+        case .list(let status, let owner, let limit):
+            store.list(status: status, owner: owner, limit: limit) { result in
+                switch result {
+                case .success(let (jobs, counts)): respond(.json(200, JobJSON.list(jobs, counts: counts)))
+                case .failure(let error): respond(Self.storeUnavailable(error).response)
+                }
+            }
+        }
+    }
+
+    static func storeUnavailable(_ error: StoreError) -> APIError {
+        .unavailable("store_unavailable", "The job store cannot be read or written: \(error.message) Retry shortly.")
+    }
+
+    private static func jobNotFound(_ id: String) -> APIError {
+        .notFound("No job \(id): it never existed or is no longer retained.", code: "job_not_found")
     }
 
     /// `?status=` and `?limit=` of `GET /jobs`.
@@ -258,16 +324,19 @@ struct Router: Sendable {
         return (status, limit)
     }
 
-    private func job(_ id: String, for principal: Principal?) throws(APIError) -> HTTPResponse {
+    private func job(_ id: String, for principal: Principal?) throws(APIError) -> RouteOutcome {
         guard let uuid = UUID(uuidString: id) else {
             throw .badRequest("invalid_job_id", "'\(id)' is not a job id; job ids are UUIDs.")
         }
-        // Another principal's job is answered as one that does not exist: its id says nothing.
-        guard let record = engine.store.job(uuid),
-            principal == nil || principal!.isAdmin || record.owner == principal!.name
-        else {
-            throw .notFound("No job \(id): it never existed or is no longer retained.", code: "job_not_found")
+        let owner = Self.visibleOwner(for: principal)
+        let live = engine.store.job(uuid)
+        // A job running here is answered from memory; a finished one, or another replica's,
+        // from the store, so that a result is reported only once it is durable.
+        if store != nil && live?.status.isFinished != false {
+            return .lookUp(.job(uuid, owner: owner, live: live))
         }
-        return .json(200, JobJSON.job(record))
+        // Another principal's job is answered as one that does not exist: its id says nothing.
+        guard let record = live, owner == nil || record.owner == owner else { throw Self.jobNotFound(id) }
+        return .respond(.json(200, JobJSON.job(record)))
     }
 }

@@ -72,6 +72,15 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Finished jobs kept for GET /jobs. [env: OFFLOAD_RETAINED_JOBS] (default: 10000)")
     var retainedJobs: String?
 
+    @Option(help: "Where job records live: sqlite:PATH (one instance; async jobs survive a restart), postgres://user@host:port/db (shared by replicas) or memory: (lost at exit). [env: OFFLOAD_STORE] (default: sqlite:$XDG_STATE_HOME/offload-http/jobs.sqlite3, else ~/.local/state/...)")
+    var store: String?
+
+    @Option(help: "File holding the PostgreSQL password of --store; readable by its owner only. [env: OFFLOAD_STORE_PASSWORD_FILE]")
+    var storePasswordFile: String?
+
+    @Option(help: "How long the store keeps a finished job, such as 24h (--retained-jobs bounds their number too). [env: OFFLOAD_JOB_RETENTION] (default: 24h)")
+    var jobRetention: String?
+
     @Option(help: "Connections open at once. [env: OFFLOAD_CONNECTION_LIMIT] (default: 10000)")
     var connectionLimit: String?
 
@@ -259,6 +268,17 @@ struct OffloadHTTPCommand: ParsableCommand {
             retainedJobs, "--retained-jobs", "OFFLOAD_RETAINED_JOBS",
             default: configuration.engine.retainedFinishedJobs
         ) { try ConfigurationValue.integer($0, in: 0...10_000_000) }
+        let passwordFile = storePasswordFile ?? ProcessInfo.processInfo.environment["OFFLOAD_STORE_PASSWORD_FILE"]
+        configuration.store = try setting(store, "--store", "OFFLOAD_STORE", default: nil) {
+            try ServerConfiguration.store($0, passwordFile: passwordFile)
+        } ?? ServerConfiguration.defaultStore
+        configuration.jobRetention = try setting(
+            jobRetention, "--job-retention", "OFFLOAD_JOB_RETENTION", default: configuration.jobRetention
+        ) { text in
+            let duration = try ConfigurationValue.duration(text)
+            guard duration >= .seconds(1) else { throw ValidationError("must be at least 1s") }
+            return duration
+        }
         configuration.connectionLimit = try setting(
             connectionLimit, "--connection-limit", "OFFLOAD_CONNECTION_LIMIT", default: configuration.connectionLimit
         ) { try ConfigurationValue.integer($0, in: 1...1_000_000) }

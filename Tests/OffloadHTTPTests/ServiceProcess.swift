@@ -18,12 +18,22 @@ final class ServiceProcess: @unchecked Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("offload-http")
     }
 
-    init(_ arguments: [String]) throws {
+    /// Where the default store (an SQLite file under `$XDG_STATE_HOME`) goes: a directory of
+    /// its own per process unless a test passes one (to restart a service on the same store).
+    let stateDirectory: URL
+    private let ownsStateDirectory: Bool
+
+    init(_ arguments: [String], stateDirectory: URL? = nil, environment: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
             throw ServiceError("no built offload-http at \(Self.executable.path); run the tests with swift test")
         }
+        ownsStateDirectory = stateDirectory == nil
+        self.stateDirectory = stateDirectory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("offload-http-state-\(UUID())")
+        var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        variables["XDG_STATE_HOME"] = self.stateDirectory.path
         process = try ChildProcess(
-            Self.executable.path, ["--host", "127.0.0.1", "--port", "0"] + arguments,
+            Self.executable.path, ["--host", "127.0.0.1", "--port", "0"] + arguments, environment: variables,
             stdout: .pipe, stderr: .file(errors.path))
         // The "listening" log line says which port was picked (so the log level must show info).
         var port: Int?
@@ -93,6 +103,7 @@ final class ServiceProcess: @unchecked Sendable {
             process.signal(SIGKILL)
             process.wait()
         }
+        if ownsStateDirectory { try? FileManager.default.removeItem(at: stateDirectory) }
     }
 }
 

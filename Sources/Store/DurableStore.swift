@@ -1,0 +1,353 @@
+import Dispatch
+import Engine
+import Foundation
+import Logging
+import Synchronization
+
+/// Job records in a store that outlives the process (SQLite) or is shared by replicas
+/// (PostgreSQL). Nothing here ever blocks the caller: writes queue for a writer thread that
+/// commits them in batches (one transaction per batch), reads run on a reader thread, and each
+/// answers through a closure called on that thread.
+///
+/// What is written, and when:
+/// - an async job is inserted when it is accepted, and the caller answers 202 only once that
+///   commit is done (`accepted`); its start and its result are updates (`started`, `finished`),
+///   and its result is committed before any read can report it finished;
+/// - a synchronous job is written once, finished, in the next batch (`answered`): at most
+///   `batchInterval` later, never on the request's path. While the store is unavailable such
+///   records are dropped (counted), not queued without bound;
+/// - retention: finished jobs beyond the newest `retainedJobs` or older than `retention` are
+///   deleted, and unfinished jobs past their deadline (their replica died) are failed as
+///   `instance_lost`, once a second.
+public final class DurableStore: Sendable {
+    /// How long a synchronous job's record may wait to be written.
+    public static let batchInterval = Duration.milliseconds(20)
+    /// Most writes waiting for the writer; beyond, synchronous records are dropped.
+    static let pendingCapacity = 65_536
+    /// Most output bytes waiting for the writer; beyond, synchronous records are dropped.
+    static let pendingByteCapacity = 64 << 20
+    static let readCapacity = 4096
+
+    public let location: StoreLocation
+    /// The name this process writes into the rows it inserts (see `JobRow`).
+    public let instance: String
+    private let retainedJobs: Int
+    private let retention: Duration
+    private let jobDeadline: Duration
+    private let logger: Logger
+    private let connect: @Sendable () throws(StoreError) -> any StoreConnection
+    /// Called on the writer thread with the ids of finished jobs once their records are committed.
+    private let onCommitted: @Sendable ([UUID]) -> Void
+
+    private struct PendingWrite {
+        let write: StoreWrite
+        let committed: (@Sendable (Bool) -> Void)?
+    }
+
+    private struct Queue {
+        var writes: [PendingWrite] = []
+        var bytes = 0
+        var stopping = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let wakeWriter = DispatchSemaphore(value: 0)
+    private let writerFinished = DispatchSemaphore(value: 0)
+    /// Reads waiting for the reader thread; each says whether it found the connection lost.
+    private let reads = Mutex<(tasks: [@Sendable ((any StoreConnection)?) -> Bool], stopping: Bool)>(([], false))
+    private let wakeReader = DispatchSemaphore(value: 0)
+    private let available = Atomic<Bool>(true)
+    private let unavailableReason = Mutex<String?>(nil)
+    private let dropped = Atomic<Int>(0)
+    private let committedWrites = Atomic<Int>(0)
+
+    /// Opens the store (creating or migrating its schema), fails the unfinished jobs an earlier
+    /// run of `instance` left behind, and starts the writer and reader threads. Throws when the
+    /// store cannot be reached or is not ours.
+    public init(
+        location: StoreLocation, instance: String, retainedJobs: Int, retention: Duration, jobDeadline: Duration,
+        logger: Logger, onCommitted: @escaping @Sendable ([UUID]) -> Void = { _ in }
+    ) throws(StoreError) {
+        let connect: @Sendable () throws(StoreError) -> any StoreConnection
+        switch location {
+        case .memory: throw StoreError("memory: is not a durable store.")
+        case .sqlite(let path): connect = { () throws(StoreError) in try SQLiteConnection(path: path) }
+        case .postgres(let url, let password):
+            connect = { () throws(StoreError) in try PostgresConnection(url: url, password: password) }
+        }
+        self.location = location
+        self.instance = instance
+        self.retainedJobs = retainedJobs
+        self.retention = retention
+        self.jobDeadline = jobDeadline
+        self.logger = logger
+        self.connect = connect
+        self.onCommitted = onCommitted
+        let writer = try connect()
+        let lost = try writer.failUnfinished(
+            instance: instance, deadlineBefore: nil, error: Self.instanceLost, now: Timestamp.now().wallNanoseconds)
+        if lost > 0 {
+            logger.warning("failed the jobs an earlier run left unfinished", metadata: ["jobs": "\(lost)", "instance": "\(instance)"])
+        }
+        let reader = try connect()
+        let writerBox = ConnectionBox(writer)
+        let readerBox = ConnectionBox(reader)
+        let writerThread = Thread { [self] in runWriter(writerBox) }
+        writerThread.name = "offload-http.store-writer"
+        writerThread.start()
+        let readerThread = Thread { [self] in runReader(readerBox) }
+        readerThread.name = "offload-http.store-reader"
+        readerThread.start()
+    }
+
+    /// The error of a job whose replica stopped before it finished.
+    public static let instanceLost = EngineError(
+        code: "instance_lost",
+        message: "The replica that ran this job stopped before it finished; submit the job again.")
+
+    // MARK: - Writes
+
+    /// Inserts an async job just accepted; `committed(true)` once it is durable, `false` when
+    /// the store is unavailable (the caller then refuses the job).
+    public func accepted(_ record: JobRecord, committed: @escaping @Sendable (Bool) -> Void) {
+        guard available.load(ordering: .relaxed) else { return committed(false) }
+        let deadline = record.createdAt.wallNanoseconds &+ Int64(clamping: jobDeadline.nanoseconds)
+        enqueue(PendingWrite(write: .insert(record, deadline: deadline), committed: committed), urgent: true)
+    }
+
+    /// Records that an async job started (best effort: a lost update only shows it queued longer).
+    public func started(_ record: JobRecord) {
+        guard available.load(ordering: .relaxed) else { return }
+        enqueue(PendingWrite(write: .update(record), committed: nil), urgent: false)
+    }
+
+    /// Writes an async job's result; read back only once committed.
+    public func finished(_ record: JobRecord) {
+        enqueue(PendingWrite(write: .update(record), committed: nil), urgent: true)
+    }
+
+    /// Writes a synchronous job's record in the next batch; dropped while the store is
+    /// unavailable or the queue is full.
+    public func answered(_ record: JobRecord) {
+        guard available.load(ordering: .relaxed) else {
+            dropped.add(1, ordering: .relaxed)
+            return
+        }
+        enqueue(PendingWrite(write: .insert(record, deadline: nil), committed: nil), urgent: false)
+    }
+
+    private func enqueue(_ write: PendingWrite, urgent: Bool) {
+        let bytes: Int
+        switch write.write {
+        case .insert(let record, _), .update(let record): bytes = record.output?.count ?? 0
+        }
+        let queued = queue.withLock { queue in
+            // Only synchronous records are ever dropped: an async job's writes hold its client.
+            if write.committed == nil && !urgent,
+                queue.writes.count >= Self.pendingCapacity || queue.bytes + bytes > Self.pendingByteCapacity
+            {
+                return false
+            }
+            queue.writes.append(write)
+            queue.bytes += bytes
+            return true
+        }
+        if !queued { dropped.add(1, ordering: .relaxed) }
+        // A synchronous record waits for the next batch: no wake-up per request.
+        if urgent { wakeWriter.signal() }
+    }
+
+    // MARK: - Reads
+
+    /// The job's record, or nil when the store has none; on the reader thread.
+    public func job(_ id: UUID, then answer: @escaping @Sendable (Result<JobRecord?, StoreError>) -> Void) {
+        read({ connection throws(StoreError) in try connection.job(id) }, then: answer)
+    }
+
+    /// Up to `limit` jobs newest first and the counts of all, as `JobStore.list` gives them.
+    public func list(
+        status: JobStatus?, owner: String?, limit: Int,
+        then answer: @escaping @Sendable (Result<(jobs: [JobRecord], counts: JobCounts), StoreError>) -> Void
+    ) {
+        read({ connection throws(StoreError) in try connection.list(status: status, owner: owner, limit: limit) }, then: answer)
+    }
+
+    private func read<T>(
+        _ body: @escaping @Sendable (any StoreConnection) throws(StoreError) -> T,
+        then answer: @escaping @Sendable (Result<T, StoreError>) -> Void
+    ) {
+        let task: @Sendable ((any StoreConnection)?) -> Bool = { connection in
+            guard let connection else {
+                answer(.failure(StoreError("The store is not reachable.", connectionLost: true)))
+                return true
+            }
+            do throws(StoreError) {
+                answer(.success(try body(connection)))
+                return false
+            } catch {
+                answer(.failure(error))
+                return error.isConnectionLost
+            }
+        }
+        let queued = reads.withLock { reads in
+            guard !reads.stopping && reads.tasks.count < Self.readCapacity else { return false }
+            reads.tasks.append(task)
+            return true
+        }
+        if queued {
+            wakeReader.signal()
+        } else {
+            answer(.failure(StoreError("The store has too many reads waiting.")))
+        }
+    }
+
+    // MARK: - State
+
+    /// Whether the store takes writes; when not, `unavailable` says why.
+    public var isAvailable: Bool { available.load(ordering: .relaxed) }
+    public var unavailable: String? { unavailableReason.withLock { $0 } }
+    /// Synchronous records not written because the store was unavailable or behind.
+    public var droppedRecords: Int { dropped.load(ordering: .relaxed) }
+    /// Writes committed since start.
+    public var committed: Int { committedWrites.load(ordering: .relaxed) }
+    /// Writes waiting for the writer.
+    public var pendingWrites: Int { queue.withLock { $0.writes.count } }
+
+    /// Writes what is queued (one last attempt), then stops both threads; waits at most `timeout`.
+    public func close(timeout: Duration = .seconds(10)) {
+        queue.withLock { $0.stopping = true }
+        reads.withLock { $0.stopping = true }
+        wakeWriter.signal()
+        wakeReader.signal()
+        _ = writerFinished.wait(timeout: .now() + .milliseconds(Int(timeout.nanoseconds / 1_000_000)))
+    }
+
+    // MARK: - Threads
+
+    private func setAvailable(_ error: StoreError?) {
+        if let error {
+            unavailableReason.withLock { $0 = error.message }
+            if available.exchange(false, ordering: .relaxed) {
+                logger.error("store unavailable: async jobs are refused until it returns", metadata: ["reason": "\(error.message)"])
+            }
+        } else if !available.exchange(true, ordering: .relaxed) {
+            unavailableReason.withLock { $0 = nil }
+            logger.notice("store available again", metadata: ["store": "\(location)"])
+        }
+    }
+
+    private func runWriter(_ box: ConnectionBox) {
+        var connection: (any StoreConnection)? = box.take()
+        var lastMaintenance = ContinuousClock.now
+        var lastAttempt = ContinuousClock.now
+        while true {
+            _ = wakeWriter.wait(timeout: .now() + .milliseconds(Int(Self.batchInterval.nanoseconds / 1_000_000)))
+            let (writes, stopping) = queue.withLock { queue in
+                defer {
+                    queue.writes.removeAll(keepingCapacity: true)
+                    queue.bytes = 0
+                }
+                return (queue.writes, queue.stopping)
+            }
+            if connection == nil && (ContinuousClock.now - lastAttempt > .seconds(1) || stopping) {
+                lastAttempt = .now
+                do throws(StoreError) {
+                    connection = try connect()
+                    setAvailable(nil)
+                } catch {
+                    setAvailable(error)
+                }
+            }
+            if !writes.isEmpty {
+                if let current = connection {
+                    do throws(StoreError) {
+                        try current.write(writes.map(\.write), instance: instance)
+                        committedWrites.add(writes.count, ordering: .relaxed)
+                        setAvailable(nil)
+                        writes.forEach { $0.committed?(true) }
+                        onCommitted(writes.compactMap { write in
+                            switch write.write {
+                            case .insert(let record, _), .update(let record): record.status.isFinished ? record.id : nil
+                            }
+                        })
+                    } catch {
+                        fail(writes, because: error)
+                        if error.isConnectionLost { connection = nil }
+                        // Another failure (a disk full, a constraint): the store stays in use, the batch is lost.
+                        if !error.isConnectionLost { logger.error("store write failed", metadata: ["reason": "\(error.message)"]) }
+                    }
+                } else {
+                    fail(writes, because: StoreError(unavailable ?? "The store is not reachable."))
+                }
+            }
+            if let current = connection, ContinuousClock.now - lastMaintenance > .seconds(1) {
+                lastMaintenance = .now
+                maintain(current, lost: &connection)
+            }
+            if stopping && queue.withLock({ $0.writes.isEmpty }) {
+                connection = nil
+                writerFinished.signal()
+                return
+            }
+        }
+    }
+
+    private func fail(_ writes: [PendingWrite], because error: StoreError) {
+        setAvailable(error)
+        dropped.add(writes.filter { $0.committed == nil }.count, ordering: .relaxed)
+        writes.forEach { $0.committed?(false) }
+    }
+
+    /// Fails the jobs whose replica died and deletes what retention no longer keeps.
+    private func maintain(_ connection: any StoreConnection, lost: inout (any StoreConnection)?) {
+        let now = Timestamp.now().wallNanoseconds
+        do throws(StoreError) {
+            let failed = try connection.failUnfinished(
+                instance: nil, deadlineBefore: now, error: Self.instanceLost, now: now)
+            if failed > 0 { logger.warning("failed jobs whose replica stopped", metadata: ["jobs": "\(failed)"]) }
+            _ = try connection.prune(keeping: retainedJobs, finishedBefore: now &- Int64(clamping: retention.nanoseconds))
+        } catch {
+            if error.isConnectionLost {
+                lost = nil
+                setAvailable(error)
+            } else {
+                logger.error("store maintenance failed", metadata: ["reason": "\(error.message)"])
+            }
+        }
+    }
+
+    private func runReader(_ box: ConnectionBox) {
+        var connection: (any StoreConnection)? = box.take()
+        while true {
+            wakeReader.wait()
+            let (tasks, stopping) = reads.withLock { reads in
+                defer { reads.tasks.removeAll(keepingCapacity: true) }
+                return (reads.tasks, reads.stopping)
+            }
+            for task in tasks {
+                if connection == nil { connection = try? connect() }
+                // A lost connection fails its read; the next read connects again.
+                if task(connection) { connection = nil }
+            }
+            if stopping { return }
+        }
+    }
+}
+
+/// Hands a connection made on one thread to the thread that uses it from then on.
+private final class ConnectionBox: @unchecked Sendable {
+    // @unchecked: written once before the thread starts, taken once by that thread.
+    private var connection: (any StoreConnection)?
+    init(_ connection: any StoreConnection) { self.connection = connection }
+    func take() -> (any StoreConnection)? {
+        defer { connection = nil }
+        return connection
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

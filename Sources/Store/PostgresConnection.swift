@@ -1,0 +1,276 @@
+internal import CPostgres
+import Engine
+import Foundation
+
+/// The shared store: PostgreSQL through libpq, the C client every PostgreSQL driver is measured
+/// against. The store's calls run on threads of their own (never on a serving loop), so libpq's
+/// blocking calls fit; an event-loop client (postgres-nio) would bring SwiftNIO's loops beside
+/// the engine's for no gain. The schema is versioned in `offload_schema`, migrated at start
+/// under an advisory lock, so replicas starting together do not race.
+final class PostgresConnection: StoreConnection {
+    static let schemaVersion = 1
+    /// Rows in one multi-row INSERT (21 parameters each; PostgreSQL allows 65,535).
+    private static let rowsPerInsert = 1000
+
+    private let connection: OpaquePointer
+
+    init(url: String, password: String?) throws(StoreError) {
+        // dbname first, password after: libpq expands the URL, then a later keyword overrides it.
+        var keywords = ["dbname", "connect_timeout", "application_name"]
+        var values = [url, "5", "offload-http"]
+        if let password {
+            keywords.append("password")
+            values.append(password)
+        }
+        let keywordPointers = keywords.map { strdup($0) } + [nil]
+        let valuePointers = values.map { strdup($0) } + [nil]
+        defer {
+            keywordPointers.forEach { free($0) }
+            valuePointers.forEach { free($0) }
+        }
+        let connection = keywordPointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { keywords in
+            valuePointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { values in
+                PQconnectdbParams(keywords.baseAddress, values.baseAddress, 1)
+            }
+        }
+        guard let connection else { throw StoreError("Cannot connect to PostgreSQL: out of memory.") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(connection))
+            PQfinish(connection)
+            throw StoreError(
+                "Cannot connect to PostgreSQL at \(StoreLocation.redacted(url)): \(message)", connectionLost: true)
+        }
+        self.connection = connection
+        do throws(StoreError) {
+            try migrate()
+        } catch {
+            PQfinish(connection)
+            throw error
+        }
+    }
+
+    deinit {
+        PQfinish(connection)
+    }
+
+    private func migrate() throws(StoreError) {
+        try execute("BEGIN")
+        do throws(StoreError) {
+            try execute("SELECT pg_advisory_xact_lock(\(SQLiteConnection.applicationID))")
+            try execute("CREATE TABLE IF NOT EXISTS offload_schema (version integer NOT NULL)")
+            let version = try query("SELECT max(version) FROM offload_schema", [], kinds: [.integer]).first?[0].integer ?? 0
+            if version > Int64(Self.schemaVersion) {
+                throw StoreError(
+                    "The PostgreSQL store has schema version \(version), newer than this build knows "
+                        + "(\(Self.schemaVersion)); run a newer offload-http.")
+            }
+            if version < 1 {
+                try execute("""
+                    CREATE TABLE jobs (
+                        id uuid PRIMARY KEY, status text NOT NULL, operation text NOT NULL, algorithm text NOT NULL,
+                        key_name text, provider text NOT NULL, owner text, input_bytes bigint NOT NULL, output bytea,
+                        output_bytes bigint, pauses integer NOT NULL, device_unit integer, engine integer,
+                        created_ns bigint NOT NULL, started_ns bigint, finished_ns bigint, device_ns bigint,
+                        error_code text, error_message text, instance text NOT NULL, deadline_ns bigint)
+                    """)
+                try execute("CREATE INDEX jobs_by_creation ON jobs (created_ns)")
+                try execute("CREATE INDEX jobs_by_finish ON jobs (finished_ns) WHERE finished_ns IS NOT NULL")
+                try execute("CREATE INDEX jobs_unfinished ON jobs (deadline_ns) WHERE status IN \(JobRow.unfinishedStatuses)")
+                try execute("INSERT INTO offload_schema (version) VALUES (1)")
+            }
+            try execute("COMMIT")
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    func write(_ writes: [StoreWrite], instance: String) throws(StoreError) {
+        try execute("BEGIN")
+        do throws(StoreError) {
+            var inserts: [[StoreValue]] = []
+            func flushInserts() throws(StoreError) {
+                guard !inserts.isEmpty else { return }
+                let width = JobRow.columns.count
+                let rows = (0..<inserts.count).map { row in
+                    "(" + (1...width).map { "$\(row * width + $0)" }.joined(separator: ", ") + ")"
+                }
+                try execute(
+                    "INSERT INTO jobs (\(JobRow.columns.map(\.name).joined(separator: ", "))) VALUES "
+                        + rows.joined(separator: ", ") + " ON CONFLICT (id) DO NOTHING",
+                    inserts.flatMap { $0 })
+                inserts.removeAll(keepingCapacity: true)
+            }
+            for write in writes {
+                switch write {
+                case .insert(let record, let deadline):
+                    inserts.append(JobRow.values(record, instance: instance, deadline: deadline))
+                    if inserts.count == Self.rowsPerInsert { try flushInserts() }
+                case .update(let record):
+                    try flushInserts()  // an update may be of a row inserted just before
+                    let assignments = JobRow.changingColumns.enumerated().map { "\($1) = $\($0 + 1)" }
+                    try execute(
+                        "UPDATE jobs SET \(assignments.joined(separator: ", ")) WHERE id = $\(assignments.count + 1) "
+                            + "AND status IN \(JobRow.unfinishedStatuses)", JobRow.changes(record))
+                }
+            }
+            try flushInserts()
+            try execute("COMMIT")
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    func job(_ id: UUID) throws(StoreError) -> JobRecord? {
+        let rows = try query(
+            "SELECT \(JobRow.selectList(withOutput: true, emptyBlob: "''::bytea")) FROM jobs WHERE id = $1",
+            [.text(id.uuidString.lowercased())], kinds: JobRow.columns.prefix(19).map(\.kind))
+        return try rows.first.map { row throws(StoreError) in try JobRow.record(row) }
+    }
+
+    func list(status: JobStatus?, owner: String?, limit: Int) throws(StoreError) -> (jobs: [JobRecord], counts: JobCounts) {
+        var conditions: [String] = []
+        var parameters: [StoreValue] = []
+        if let owner {
+            parameters.append(.text(owner))
+            conditions.append("owner = $\(parameters.count)")
+        }
+        let ownerClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        var counts = JobCounts()
+        for row in try query(
+            "SELECT status, count(*) FROM jobs\(ownerClause) GROUP BY status", parameters, kinds: [.text, .integer])
+        {
+            if let status = row[0].text.flatMap(JobStatus.init(rawValue:)) { counts[status] = Int(row[1].integer ?? 0) }
+        }
+        if let status {
+            parameters.append(.text(status.rawValue))
+            conditions.append("status = $\(parameters.count)")
+        }
+        let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        parameters.append(.integer(Int64(limit)))
+        let rows = try query(
+            "SELECT \(JobRow.selectList(withOutput: false, emptyBlob: "''::bytea")) FROM jobs\(whereClause) "
+                + "ORDER BY created_ns DESC LIMIT $\(parameters.count)", parameters,
+            kinds: JobRow.columns.prefix(19).map(\.kind))
+        var jobs: [JobRecord] = []
+        for row in rows { jobs.append(try JobRow.record(row)) }
+        return (jobs, counts)
+    }
+
+    func failUnfinished(instance: String?, deadlineBefore: Int64?, error: EngineError, now: Int64) throws(StoreError) -> Int {
+        var parameters: [StoreValue] = [.text(error.code), .text(error.message), .integer(now)]
+        var condition = "status IN \(JobRow.unfinishedStatuses)"
+        if let instance {
+            parameters.append(.text(instance))
+            condition += " AND instance = $\(parameters.count)"
+        }
+        if let deadlineBefore {
+            parameters.append(.integer(deadlineBefore))
+            condition += " AND deadline_ns < $\(parameters.count)"
+        }
+        return try execute(
+            "UPDATE jobs SET status = 'failed', error_code = $1, error_message = $2, finished_ns = $3 WHERE \(condition)",
+            parameters)
+    }
+
+    func prune(keeping: Int, finishedBefore: Int64) throws(StoreError) -> Int {
+        try execute(
+            """
+            DELETE FROM jobs WHERE finished_ns IS NOT NULL AND (finished_ns < $1 OR finished_ns <= (
+                SELECT finished_ns FROM jobs WHERE finished_ns IS NOT NULL ORDER BY finished_ns DESC LIMIT 1 OFFSET $2))
+            """, [.integer(finishedBefore), .integer(Int64(keeping))])
+    }
+
+    // MARK: - libpq calls
+
+    private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
+        message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "unknown error"
+    }
+
+    /// Runs a statement with parameters (blobs sent binary, the rest as text); returns the result.
+    private func run(_ sql: String, _ parameters: [StoreValue]) throws(StoreError) -> OpaquePointer {
+        var texts: [UnsafeMutablePointer<CChar>?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        for parameter in parameters {
+            switch parameter {
+            case .null:
+                texts.append(nil); lengths.append(0); formats.append(0)
+            case .integer(let value):
+                texts.append(strdup(String(value))); lengths.append(0); formats.append(0)
+            case .text(let value):
+                texts.append(strdup(value)); lengths.append(0); formats.append(0)
+            case .blob(let bytes):
+                let copy = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, bytes.count))
+                bytes.withUnsafeBytes { UnsafeMutableRawPointer(copy).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                texts.append(copy); lengths.append(Int32(bytes.count)); formats.append(1)
+            }
+        }
+        defer { texts.forEach { $0.map { free($0) } } }
+        let result = texts.map { UnsafePointer($0) }.withUnsafeBufferPointer { values in
+            PQexecParams(connection, sql, Int32(parameters.count), nil, values.baseAddress, lengths, formats, 0)
+        }
+        guard let result else { throw lost() }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            let message = Self.trimmed(PQresultErrorMessage(result))
+            PQclear(result)
+            if PQstatus(connection) != CONNECTION_OK { throw lost() }
+            throw StoreError("A PostgreSQL statement failed: \(message)")
+        }
+        return result
+    }
+
+    private func lost() -> StoreError {
+        StoreError("The connection to PostgreSQL was lost: \(Self.trimmed(PQerrorMessage(connection)))", connectionLost: true)
+    }
+
+    /// Runs a statement; returns the rows it changed.
+    @discardableResult
+    private func execute(_ sql: String, _ parameters: [StoreValue] = []) throws(StoreError) -> Int {
+        let result = try run(sql, parameters)
+        defer { PQclear(result) }
+        return Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+
+    private func query(_ sql: String, _ parameters: [StoreValue], kinds: [JobRow.Kind]) throws(StoreError) -> [[StoreValue]] {
+        let result = try run(sql, parameters)
+        defer { PQclear(result) }
+        let rowCount = PQntuples(result)
+        var rows: [[StoreValue]] = []
+        rows.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            var values: [StoreValue] = []
+            for (column, kind) in kinds.enumerated() {
+                let column = Int32(column)
+                if PQgetisnull(result, row, column) != 0 {
+                    values.append(.null)
+                    continue
+                }
+                let text = String(cString: PQgetvalue(result, row, column))
+                switch kind {
+                case .integer: values.append(Int64(text).map { .integer($0) } ?? .null)
+                case .text, .uuid: values.append(.text(text))
+                case .blob: values.append(.blob(Self.bytes(fromHexBytea: text)))
+                }
+            }
+            rows.append(values)
+        }
+        return rows
+    }
+
+    /// bytea in PostgreSQL's text output: `\x` then two hex digits per byte.
+    private static func bytes(fromHexBytea text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        let utf8 = Array(text.utf8.dropFirst(2))
+        bytes.reserveCapacity(utf8.count / 2)
+        func nibble(_ c: UInt8) -> UInt8 { c <= 57 ? c - 48 : (c | 0x20) - 87 }
+        var index = 0
+        while index + 1 < utf8.count {
+            bytes.append(nibble(utf8[index]) << 4 | nibble(utf8[index + 1]))
+            index += 2
+        }
+        return bytes
+    }
+}
