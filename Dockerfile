@@ -13,7 +13,7 @@ FROM ${BUILDER_IMAGE} AS build
 LABEL offload-http.stage=build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd-dev libssl-dev pkg-config binutils \
+      libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev pkg-config binutils \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -29,13 +29,18 @@ RUN swift build -c release --static-swift-stdlib --product offload-http \
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libssl3 ca-certificates \
+      libmicrohttpd12 libssl3 libsqlite3-0 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin offload
+ && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin offload \
+ && install -d -o 10001 -g 10001 -m 0700 /var/lib/offload-http
 COPY --from=build /out/offload-http /usr/local/bin/offload-http
 USER 10001:10001
+# The embedded store: mount a volume here to keep async jobs across container restarts, or
+# set OFFLOAD_STORE=postgres://... for replicas that share their jobs.
 ENV OFFLOAD_HOST=0.0.0.0 \
-    OFFLOAD_PORT=8080
+    OFFLOAD_PORT=8080 \
+    OFFLOAD_STORE=sqlite:/var/lib/offload-http/jobs.sqlite3
+VOLUME /var/lib/offload-http
 EXPOSE 8080
 # No curl in the image: bash's /dev/tcp asks /healthz, on whatever port OFFLOAD_PORT says.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \

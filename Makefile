@@ -4,7 +4,7 @@ ARGS ?=
 EXAMPLES ?= 100
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps test-deps build provider provider-speed http-lint run test asan-test api-fuzz fuzz container-test deploy-check ci clean
+.PHONY: deps test-deps build provider provider-speed http-lint run test replicas-test asan-test api-fuzz fuzz container-test deploy-check ci clean
 
 deps:
 	@scripts/install-deps
@@ -38,6 +38,11 @@ test: test-deps
 	$(SWIFT) test --no-parallel
 	python3 -m pytest -q tests/api tests/page
 
+# Three replicas on a throwaway PostgreSQL behind HAProxy: jobs polled through the balancer,
+# replicas killed, the store stopped and started (scripts/replicas-test).
+replicas-test: test-deps
+	scripts/replicas-test
+
 # The suite under AddressSanitizer (and LeakSanitizer; .ci/lsan.supp lists the test
 # harness's own leaks).
 asan-test: test-deps
@@ -67,6 +72,7 @@ deploy-check:
 
 # What CI runs (.ci/run), with shorter fuzzing.
 ci: test
+	$(MAKE) replicas-test
 	$(MAKE) api-fuzz EXAMPLES=50
 	$(MAKE) http-lint
 	$(MAKE) asan-test

@@ -155,7 +155,7 @@ struct Router: Sendable {
             case .metrics:
                 return .respond(HTTPResponse(
                     status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                    body: metrics.exposition(engine: engine, memory: memory)))
+                    body: metrics.exposition(engine: engine, memory: memory, store: store)))
             case .openAPI: return .respond(StaticAsset.openAPI.response(ifNoneMatch: request.ifNoneMatch))
             case .page: return .respond(StaticAsset.page.response(ifNoneMatch: request.ifNoneMatch))
             case .pageFile(let name):

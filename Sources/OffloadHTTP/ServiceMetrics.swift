@@ -1,6 +1,7 @@
 import CoreMetrics
 import Engine
 import Prometheus
+import Store
 import Synchronization
 
 /// The service's Prometheus metrics, through swift-metrics with a registry of its own (not
@@ -29,6 +30,12 @@ final class ServiceMetrics: Sendable {
     private let memoryInFlightLimit: CoreMetrics.Gauge
     private let openFileDescriptors: CoreMetrics.Gauge
     private let cpuSeconds: FloatingPointCounter
+    private let storeAvailable: CoreMetrics.Gauge
+    private let storePendingWrites: CoreMetrics.Gauge
+    private let storeCommittedWrites: CoreMetrics.Counter
+    private let storeDroppedRecords: CoreMetrics.Counter
+    /// The store's totals already added to their counters.
+    private let reportedStoreTotals = Mutex<(committed: Int, dropped: Int)>((0, 0))
     /// Busy time per device unit, and CPU time, already added to their counters.
     private let reportedBusy = Mutex<[UInt64]>([])
     private let reportedCPUSeconds = Mutex<Double>(0)
@@ -49,6 +56,10 @@ final class ServiceMetrics: Sendable {
         memoryInFlightLimit = CoreMetrics.Gauge(label: "offload_memory_in_flight_limit_bytes", factory: factory)
         openFileDescriptors = CoreMetrics.Gauge(label: "process_open_fds", factory: factory)
         cpuSeconds = FloatingPointCounter(label: "process_cpu_seconds_total", factory: factory)
+        storeAvailable = CoreMetrics.Gauge(label: "offload_store_available", factory: factory)
+        storePendingWrites = CoreMetrics.Gauge(label: "offload_store_pending_writes", factory: factory)
+        storeCommittedWrites = CoreMetrics.Counter(label: "offload_store_writes_total", factory: factory)
+        storeDroppedRecords = CoreMetrics.Counter(label: "offload_store_dropped_records_total", factory: factory)
     }
 
     /// The methods counted under their own name; any other is `other`, so that a client cannot
@@ -91,7 +102,17 @@ final class ServiceMetrics: Sendable {
     }
 
     /// The text exposition, with the gauges read from the engine now.
-    func exposition(engine: Engine, memory: MemoryBudget) -> [UInt8] {
+    func exposition(engine: Engine, memory: MemoryBudget, store: DurableStore?) -> [UInt8] {
+        if let store {
+            storeAvailable.record(store.isAvailable ? 1 : 0)
+            storePendingWrites.record(store.pendingWrites)
+            let (committed, dropped) = (store.committed, store.droppedRecords)
+            reportedStoreTotals.withLock { reported in
+                if committed > reported.committed { storeCommittedWrites.increment(by: Int64(committed - reported.committed)) }
+                if dropped > reported.dropped { storeDroppedRecords.increment(by: Int64(dropped - reported.dropped)) }
+                reported = (max(reported.committed, committed), max(reported.dropped, dropped))
+            }
+        }
         memoryInFlight.record(memory.heldBytes)
         memoryInFlightLimit.record(memory.limit)
         jobsInFlight.record(engine.jobsInFlight)
