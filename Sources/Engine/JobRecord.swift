@@ -72,6 +72,10 @@ public struct JobRequest: Sendable {
     /// Whether the store keeps the output once the job has finished. The completion always
     /// gets it; a client answered with it directly need not find it again.
     public var retainsOutput: Bool
+    /// Whether a durable store outside the engine holds the job's record too (an async job
+    /// when the service has one): `JobStore` counts such jobs apart, so that a view merging
+    /// both stores counts each job once.
+    public var storedDurably = false
 
     public init(operation: JobOperation = .encrypt, algorithm: Algorithm = .xor0xAA, input: [UInt8],
                 key: CipherKey? = nil, aad: [UInt8] = [], owner: String? = nil, retainsOutput: Bool = true) {
@@ -97,6 +101,8 @@ public struct JobRecord: Sendable, Identifiable {
     public let provider: String
     /// The principal the job belongs to, when the service has tokens.
     public let owner: String?
+    /// Whether a durable store holds the record too (see `JobRequest.storedDurably`).
+    public let storedDurably: Bool
     public let inputBytes: Int
     /// The output, while the store keeps it (see `JobRequest.retainsOutput`).
     public internal(set) var output: [UInt8]?
@@ -125,6 +131,7 @@ public struct JobRecord: Sendable, Identifiable {
         self.algorithm = request.algorithm
         self.keyName = request.key?.name
         self.owner = request.owner
+        self.storedDurably = request.storedDurably
         self.inputBytes = request.input.count
         self.createdAt = createdAt
     }
@@ -146,6 +153,7 @@ extension JobRecord {
         self.keyName = keyName
         self.provider = provider
         self.owner = owner
+        self.storedDurably = true
         self.inputBytes = inputBytes
         self.output = output
         self.outputBytes = outputBytes

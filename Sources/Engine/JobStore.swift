@@ -43,6 +43,9 @@ public final class JobStore: Sendable {
         var counts = JobCounts()
         /// The counts of each owner's retained jobs (jobs without an owner are in `counts` only).
         var countsByOwner: [String: JobCounts] = [:]
+        /// The part of `counts` and `countsByOwner` that a durable store holds too.
+        var durableCounts = JobCounts()
+        var durableCountsByOwner: [String: JobCounts] = [:]
         /// Jobs finished since start, retained or not.
         var completedTotal = 0
         var failedTotal = 0
@@ -149,6 +152,13 @@ public final class JobStore: Sendable {
         state.withLock { $0.counts }
     }
 
+    /// The counts of the retained jobs a durable store holds too (all, or `owner`'s).
+    public func durableCounts(owner: String? = nil) -> JobCounts {
+        state.withLock { state in
+            owner.map { state.durableCountsByOwner[$0] ?? JobCounts() } ?? state.durableCounts
+        }
+    }
+
     /// Jobs completed and failed since start, including those no longer retained.
     public var finishedTotals: (completed: Int, failed: Int) {
         state.withLock { ($0.completedTotal, $0.failedTotal) }
@@ -186,8 +196,13 @@ extension JobStore.State {
     fileprivate mutating func count(_ record: JobRecord, in status: JobStatus? = nil, by delta: Int) {
         let status = status ?? record.status
         counts[status] += delta
+        if record.storedDurably { durableCounts[status] += delta }
         guard let owner = record.owner else { return }
         countsByOwner[owner, default: JobCounts()][status] += delta
         if countsByOwner[owner] == JobCounts() { countsByOwner[owner] = nil }
+        if record.storedDurably {
+            durableCountsByOwner[owner, default: JobCounts()][status] += delta
+            if durableCountsByOwner[owner] == JobCounts() { durableCountsByOwner[owner] = nil }
+        }
     }
 }

@@ -337,9 +337,11 @@ final class Daemon: Sendable {
         guard store.isAvailable else {
             return exchange.finish(with: Router.storeUnavailable(StoreError(store.unavailable ?? "not reachable")).response)
         }
+        var request = request
+        request.storedDurably = true
         let record: JobRecord
         do {
-            record = try submit(request, for: exchange, writesRecord: false) { record in store.finished(record) }
+            record = try submit(request, for: exchange) { record in store.finished(record) }
         } catch {
             return exchange.finish(with: refusal(error))
         }
@@ -402,23 +404,19 @@ final class Daemon: Sendable {
 
     /// Submits a job whose body was admitted: it holds its bytes of the memory budget until it
     /// finishes (even past the limit: refusing it now would waste the body already read), and
-    /// is counted in the metrics when it does, and its record goes to the durable store in the
-    /// next batch unless `writesRecord` is false (an async job's record is written otherwise).
+    /// is counted in the metrics when it does.
     @discardableResult
     private func submit(
-        _ request: JobRequest, for exchange: Exchange, writesRecord: Bool = true,
-        whenFinished: @escaping @Sendable (JobRecord) -> Void
+        _ request: JobRequest, for exchange: Exchange, whenFinished: @escaping @Sendable (JobRecord) -> Void
     ) throws -> JobRecord {
         let bytes = MemoryBudget.bytes(of: request)
         let memory = memory
         let metrics = metrics
-        let store = writesRecord ? store : nil
         memory.take(bytes)
         do {
             return try engine.submit(request, onLoop: exchange.daemon.index) { record in
                 memory.release(bytes)
                 metrics.jobFinished(record)
-                store?.answered(record)
                 whenFinished(record)
             }
         } catch {

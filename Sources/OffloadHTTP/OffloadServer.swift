@@ -121,7 +121,8 @@ public final class OffloadServer: Sendable {
                 location: configuration.store, instance: instance(configuration),
                 retainedJobs: configuration.engine.retainedFinishedJobs, retention: configuration.jobRetention,
                 jobDeadline: deadline, logger: logger,
-                onCommitted: { [jobs = engine.store] ids in jobs.forget(ids) })
+                onCommitted: { [jobs = engine.store] ids in jobs.forget(ids) },
+                finishedTotals: { [jobs = engine.store] in jobs.finishedTotals })
         } catch {
             throw ServerError("The job store \(configuration.store) cannot be used: \(error.message)")
         }

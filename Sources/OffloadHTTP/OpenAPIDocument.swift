@@ -29,7 +29,8 @@ paths:
         A raw body (any content type but application/json) is the input, with optional
         `algorithm` and `key` query parameters. A JSON body is one input object, or
         `{"batch": [...]}` with up to 1000 input objects run concurrently.
-        `Prefer: respond-async` answers 202 at once with the queued job.
+        `Prefer: respond-async` answers 202 with the job once its record is in the job store
+        (503 store_unavailable when the store cannot take it).
       parameters:
         - $ref: '#/components/parameters/Algorithm'
         - $ref: '#/components/parameters/Key'
@@ -79,7 +80,10 @@ paths:
     get:
       operationId: listJobs
       summary: Jobs newest first, without their outputs, with counts by status.
-      description: With named tokens, a principal's own jobs only (an admin's, all).
+      description: >-
+        With named tokens, a principal's own jobs only (an admin's, all). With a durable
+        store, every replica's jobs; a synchronous job is listed once its record is written
+        (within 20 ms of its answer). 503 store_unavailable while the store cannot be read.
       parameters:
         - name: status
           in: query
@@ -96,13 +100,16 @@ paths:
               schema: {$ref: '#/components/schemas/JobList'}
         '400': {$ref: '#/components/responses/Error'}
         '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /jobs/{id}:
     get:
       operationId: getJob
       summary: One job with its output, while it is retained.
       description: >-
         With named tokens, another principal's job is 404 job_not_found (an admin sees all).
-        The output of a synchronous job whose input was over 64 KiB is not kept.
+        The output of a synchronous job whose input was over 64 KiB is not kept. Any replica
+        answers for a job any replica ran; a job whose replica stopped before it finished
+        ends failed with instance_lost. 503 store_unavailable while the store cannot be read.
       parameters:
         - name: id
           in: path
@@ -118,6 +125,7 @@ paths:
         '400': {$ref: '#/components/responses/Error'}
         '404': {$ref: '#/components/responses/Error'}
         '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /keys:
     get:
       operationId: listKeys
@@ -214,7 +222,7 @@ paths:
   /readyz:
     get:
       operationId: ready
-      summary: Readiness; 503 while draining, saturated, or out of memory for work in flight (memory_exhausted).
+      summary: Readiness; 503 while draining, saturated, out of memory for work in flight (memory_exhausted), or while the job store is unavailable (store_unavailable).
       responses:
         '200':
           description: Ready for traffic.
@@ -386,7 +394,7 @@ components:
         application/json:
           schema: {$ref: '#/components/schemas/Error'}
     Unavailable:
-      description: Overloaded, draining or shutting down; retry after the given seconds.
+      description: Overloaded, draining, shutting down, or the job store unavailable; retry after the given seconds.
       headers:
         Retry-After:
           schema: {type: string}

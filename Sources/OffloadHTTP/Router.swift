@@ -161,7 +161,7 @@ struct Router: Sendable {
             case .pageFile(let name):
                 // The route exists only for known names.
                 return .respond(StaticAsset.pageFile(name)!.response(ifNoneMatch: request.ifNoneMatch))
-            case .stats: return .respond(.json(200, StatsJSON.stats(engine: engine)))
+            case .stats: return .respond(.json(200, StatsJSON.stats(engine: engine, store: store)))
             }
         } catch {
             return .respond(error.response)
@@ -282,13 +282,32 @@ struct Router: Sendable {
                 }
             }
         case .list(let status, let owner, let limit):
+            let jobs = engine.store
             store.list(status: status, owner: owner, limit: limit) { result in
                 switch result {
-                case .success(let (jobs, counts)): respond(.json(200, JobJSON.list(jobs, counts: counts)))
+                case .success(let stored):
+                    let (list, counts) = Self.merged(stored: stored, live: jobs, status: status, owner: owner, limit: limit)
+                    respond(.json(200, JobJSON.list(list, counts: counts)))
                 case .failure(let error): respond(Self.storeUnavailable(error).response)
                 }
             }
         }
+    }
+
+    /// The store's async jobs (every replica's) and this process's jobs in memory (its
+    /// synchronous ones, and its async ones as they run), newest first, each once: a job in
+    /// both is shown as memory has it. The counts add the memory's jobs the store does not hold.
+    static func merged(
+        stored: (jobs: [JobRecord], counts: JobCounts), live: JobStore, status: JobStatus?, owner: String?, limit: Int
+    ) -> (jobs: [JobRecord], counts: JobCounts) {
+        let (memory, memoryCounts) = live.list(status: status, owner: owner, limit: limit)
+        let durable = live.durableCounts(owner: owner)
+        var counts = stored.counts
+        for status in JobStatus.allCases { counts[status] += memoryCounts[status] - durable[status] }
+        let inMemory = Set(memory.map(\.id))
+        let jobs = (memory + stored.jobs.filter { !inMemory.contains($0.id) })
+            .sorted { $0.createdAt.wallNanoseconds > $1.createdAt.wallNanoseconds }
+        return (Array(jobs.prefix(limit)), counts)
     }
 
     static func storeUnavailable(_ error: StoreError) -> APIError {
@@ -330,9 +349,10 @@ struct Router: Sendable {
         }
         let owner = Self.visibleOwner(for: principal)
         let live = engine.store.job(uuid)
-        // A job running here is answered from memory; a finished one, or another replica's,
-        // from the store, so that a result is reported only once it is durable.
-        if store != nil && live?.status.isFinished != false {
+        // A job running here, or a synchronous one (the store never holds those), is answered
+        // from memory; a finished async one, or another replica's, from the store, so that a
+        // result is reported only once it is durable.
+        if store != nil && (live.map { $0.storedDurably && $0.status.isFinished } ?? true) {
             return .lookUp(.job(uuid, owner: owner, live: live))
         }
         // Another principal's job is answered as one that does not exist: its id says nothing.

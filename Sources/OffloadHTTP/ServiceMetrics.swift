@@ -33,9 +33,8 @@ final class ServiceMetrics: Sendable {
     private let storeAvailable: CoreMetrics.Gauge
     private let storePendingWrites: CoreMetrics.Gauge
     private let storeCommittedWrites: CoreMetrics.Counter
-    private let storeDroppedRecords: CoreMetrics.Counter
-    /// The store's totals already added to their counters.
-    private let reportedStoreTotals = Mutex<(committed: Int, dropped: Int)>((0, 0))
+    /// The store's writes already added to their counter.
+    private let reportedStoreWrites = Mutex<Int>(0)
     /// Busy time per device unit, and CPU time, already added to their counters.
     private let reportedBusy = Mutex<[UInt64]>([])
     private let reportedCPUSeconds = Mutex<Double>(0)
@@ -59,7 +58,6 @@ final class ServiceMetrics: Sendable {
         storeAvailable = CoreMetrics.Gauge(label: "offload_store_available", factory: factory)
         storePendingWrites = CoreMetrics.Gauge(label: "offload_store_pending_writes", factory: factory)
         storeCommittedWrites = CoreMetrics.Counter(label: "offload_store_writes_total", factory: factory)
-        storeDroppedRecords = CoreMetrics.Counter(label: "offload_store_dropped_records_total", factory: factory)
     }
 
     /// The methods counted under their own name; any other is `other`, so that a client cannot
@@ -106,11 +104,10 @@ final class ServiceMetrics: Sendable {
         if let store {
             storeAvailable.record(store.isAvailable ? 1 : 0)
             storePendingWrites.record(store.pendingWrites)
-            let (committed, dropped) = (store.committed, store.droppedRecords)
-            reportedStoreTotals.withLock { reported in
-                if committed > reported.committed { storeCommittedWrites.increment(by: Int64(committed - reported.committed)) }
-                if dropped > reported.dropped { storeDroppedRecords.increment(by: Int64(dropped - reported.dropped)) }
-                reported = (max(reported.committed, committed), max(reported.dropped, dropped))
+            let committed = store.committed
+            reportedStoreWrites.withLock { reported in
+                if committed > reported { storeCommittedWrites.increment(by: Int64(committed - reported)) }
+                reported = max(reported, committed)
             }
         }
         memoryInFlight.record(memory.heldBytes)

@@ -1,10 +1,11 @@
 import Engine
+import Store
 
 /// `GET /stats`: what the live page shows besides the job list, small and cheap to make
 /// (a few numbers per engine loop and device unit), so a page left open costs nothing
 /// noticeable.
 enum StatsJSON {
-    static func stats(engine: Engine) -> [UInt8] {
+    static func stats(engine: Engine, store: DurableStore?) -> [UInt8] {
         var json = JSONWriter()
         json.beginObject()
         json.key("now_ms")
@@ -26,6 +27,11 @@ enum StatsJSON {
         json.field("queued", engine.jobsQueued)
         json.field("completed_total", totals.completed)
         json.field("failed_total", totals.failed)
+        if let stored = store?.storedTotals {
+            // Every replica's, since the store was made (written once a second).
+            json.field("store_completed_total", stored.completed)
+            json.field("store_failed_total", stored.failed)
+        }
         json.endObject()
         json.key("device")
         if let device = engine.device {

@@ -4,29 +4,24 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Job records in a store that outlives the process (SQLite) or is shared by replicas
-/// (PostgreSQL). Nothing here ever blocks the caller: writes queue for a writer thread that
-/// commits them in batches (one transaction per batch), reads run on a reader thread, and each
-/// answers through a closure called on that thread.
+/// Async jobs' records in a store that outlives the process (SQLite) or is shared by replicas
+/// (PostgreSQL), and the totals of every job. Nothing here ever blocks the caller: writes queue
+/// for a writer thread that commits them in batches (one transaction per batch), reads run on
+/// a reader thread, and each answers through a closure called on that thread.
 ///
 /// What is written, and when:
 /// - an async job is inserted when it is accepted, and the caller answers 202 only once that
-///   commit is done (`accepted`); its start and its result are updates (`started`, `finished`),
-///   and its result is committed before any read can report it finished;
-/// - a synchronous job is written once, finished, in the next batch (`answered`): at most
-///   `batchInterval` later, never on the request's path. While the store is unavailable such
-///   records are dropped (counted), not queued without bound;
+///   commit is done (`accepted`); its result is an update (`finished`), and reads report it
+///   finished only once that is committed;
+/// - a synchronous job was answered with its result: its record stays in the memory of the
+///   process that ran it (the engine's `JobStore`), and only the totals of finished jobs (all
+///   of them, per instance) are written, once a second: no write on a request's path;
 /// - retention: finished jobs beyond the newest `retainedJobs` or older than `retention` are
 ///   deleted, and unfinished jobs past their deadline (their replica died) are failed as
 ///   `instance_lost`, once a second.
 public final class DurableStore: Sendable {
-    /// How long a synchronous job's record may wait to be written.
-    public static let batchInterval = Duration.milliseconds(20)
-    /// Most writes waiting for the writer; beyond, synchronous records are dropped.
-    static let pendingCapacity = 65_536
-    /// Most output bytes waiting for the writer; beyond, synchronous records are dropped.
-    static let pendingByteCapacity = 64 << 20
     static let readCapacity = 4096
+    static let maintenanceInterval = Duration.seconds(1)
 
     public let location: StoreLocation
     /// The name this process writes into the rows it inserts (see `JobRow`).
@@ -38,6 +33,8 @@ public final class DurableStore: Sendable {
     private let connect: @Sendable () throws(StoreError) -> any StoreConnection
     /// Called on the writer thread with the ids of finished jobs once their records are committed.
     private let onCommitted: @Sendable ([UUID]) -> Void
+    /// Jobs this process has finished since it started (completed, failed), read once a second.
+    private let finishedTotals: @Sendable () -> (completed: Int, failed: Int)
 
     private struct PendingWrite {
         let write: StoreWrite
@@ -46,7 +43,6 @@ public final class DurableStore: Sendable {
 
     private struct Queue {
         var writes: [PendingWrite] = []
-        var bytes = 0
         var stopping = false
     }
 
@@ -58,15 +54,16 @@ public final class DurableStore: Sendable {
     private let wakeReader = DispatchSemaphore(value: 0)
     private let available = Atomic<Bool>(true)
     private let unavailableReason = Mutex<String?>(nil)
-    private let dropped = Atomic<Int>(0)
     private let committedWrites = Atomic<Int>(0)
+    private let totals = Mutex<(completed: Int, failed: Int)?>(nil)
 
     /// Opens the store (creating or migrating its schema), fails the unfinished jobs an earlier
     /// run of `instance` left behind, and starts the writer and reader threads. Throws when the
     /// store cannot be reached or is not ours.
     public init(
         location: StoreLocation, instance: String, retainedJobs: Int, retention: Duration, jobDeadline: Duration,
-        logger: Logger, onCommitted: @escaping @Sendable ([UUID]) -> Void = { _ in }
+        logger: Logger, onCommitted: @escaping @Sendable ([UUID]) -> Void = { _ in },
+        finishedTotals: @escaping @Sendable () -> (completed: Int, failed: Int) = { (0, 0) }
     ) throws(StoreError) {
         let connect: @Sendable () throws(StoreError) -> any StoreConnection
         switch location {
@@ -83,6 +80,7 @@ public final class DurableStore: Sendable {
         self.logger = logger
         self.connect = connect
         self.onCommitted = onCommitted
+        self.finishedTotals = finishedTotals
         let writer = try connect()
         let lost = try writer.failUnfinished(
             instance: instance, deadlineBefore: nil, error: Self.instanceLost, now: Timestamp.now().wallNanoseconds)
@@ -112,49 +110,17 @@ public final class DurableStore: Sendable {
     public func accepted(_ record: JobRecord, committed: @escaping @Sendable (Bool) -> Void) {
         guard available.load(ordering: .relaxed) else { return committed(false) }
         let deadline = record.createdAt.wallNanoseconds &+ Int64(clamping: jobDeadline.nanoseconds)
-        enqueue(PendingWrite(write: .insert(record, deadline: deadline), committed: committed), urgent: true)
-    }
-
-    /// Records that an async job started (best effort: a lost update only shows it queued longer).
-    public func started(_ record: JobRecord) {
-        guard available.load(ordering: .relaxed) else { return }
-        enqueue(PendingWrite(write: .update(record), committed: nil), urgent: false)
+        enqueue(PendingWrite(write: .insert(record, deadline: deadline), committed: committed))
     }
 
     /// Writes an async job's result; read back only once committed.
     public func finished(_ record: JobRecord) {
-        enqueue(PendingWrite(write: .update(record), committed: nil), urgent: true)
+        enqueue(PendingWrite(write: .update(record), committed: nil))
     }
 
-    /// Writes a synchronous job's record in the next batch; dropped while the store is
-    /// unavailable or the queue is full.
-    public func answered(_ record: JobRecord) {
-        guard available.load(ordering: .relaxed) else {
-            dropped.add(1, ordering: .relaxed)
-            return
-        }
-        enqueue(PendingWrite(write: .insert(record, deadline: nil), committed: nil), urgent: false)
-    }
-
-    private func enqueue(_ write: PendingWrite, urgent: Bool) {
-        let bytes: Int
-        switch write.write {
-        case .insert(let record, _), .update(let record): bytes = record.output?.count ?? 0
-        }
-        let queued = queue.withLock { queue in
-            // Only synchronous records are ever dropped: an async job's writes hold its client.
-            if write.committed == nil && !urgent,
-                queue.writes.count >= Self.pendingCapacity || queue.bytes + bytes > Self.pendingByteCapacity
-            {
-                return false
-            }
-            queue.writes.append(write)
-            queue.bytes += bytes
-            return true
-        }
-        if !queued { dropped.add(1, ordering: .relaxed) }
-        // A synchronous record waits for the next batch: no wake-up per request.
-        if urgent { wakeWriter.signal() }
+    private func enqueue(_ write: PendingWrite) {
+        queue.withLock { $0.writes.append(write) }
+        wakeWriter.signal()
     }
 
     // MARK: - Reads
@@ -206,8 +172,9 @@ public final class DurableStore: Sendable {
     /// Whether the store takes writes; when not, `unavailable` says why.
     public var isAvailable: Bool { available.load(ordering: .relaxed) }
     public var unavailable: String? { unavailableReason.withLock { $0 } }
-    /// Synchronous records not written because the store was unavailable or behind.
-    public var droppedRecords: Int { dropped.load(ordering: .relaxed) }
+    /// Jobs finished (completed, failed) by every instance since the store was made, as of the
+    /// last second; nil until first read.
+    public var storedTotals: (completed: Int, failed: Int)? { totals.withLock { $0 } }
     /// Writes committed since start.
     public var committed: Int { committedWrites.load(ordering: .relaxed) }
     /// Writes waiting for the writer.
@@ -238,15 +205,13 @@ public final class DurableStore: Sendable {
 
     private func runWriter(_ box: ConnectionBox) {
         var connection: (any StoreConnection)? = box.take()
-        var lastMaintenance = ContinuousClock.now
+        var lastMaintenance = ContinuousClock.now - Self.maintenanceInterval
         var lastAttempt = ContinuousClock.now
+        var writtenTotals = (completed: 0, failed: 0)
         while true {
-            _ = wakeWriter.wait(timeout: .now() + .milliseconds(Int(Self.batchInterval.nanoseconds / 1_000_000)))
+            _ = wakeWriter.wait(timeout: .now() + .milliseconds(Int(Self.maintenanceInterval.nanoseconds / 1_000_000)))
             let (writes, stopping) = queue.withLock { queue in
-                defer {
-                    queue.writes.removeAll(keepingCapacity: true)
-                    queue.bytes = 0
-                }
+                defer { queue.writes.removeAll(keepingCapacity: true) }
                 return (queue.writes, queue.stopping)
             }
             if connection == nil && (ContinuousClock.now - lastAttempt > .seconds(1) || stopping) {
@@ -261,7 +226,7 @@ public final class DurableStore: Sendable {
             if !writes.isEmpty {
                 if let current = connection {
                     do throws(StoreError) {
-                        try current.write(writes.map(\.write), instance: instance)
+                        try current.write(Self.coalesced(writes.map(\.write)), instance: instance)
                         committedWrites.add(writes.count, ordering: .relaxed)
                         setAvailable(nil)
                         writes.forEach { $0.committed?(true) }
@@ -272,17 +237,20 @@ public final class DurableStore: Sendable {
                         })
                     } catch {
                         fail(writes, because: error)
-                        if error.isConnectionLost { connection = nil }
-                        // Another failure (a disk full, a constraint): the store stays in use, the batch is lost.
-                        if !error.isConnectionLost { logger.error("store write failed", metadata: ["reason": "\(error.message)"]) }
+                        if error.isConnectionLost {
+                            connection = nil
+                        } else {
+                            // Another failure (a disk full, a constraint): the store stays in use, the batch is lost.
+                            logger.error("store write failed", metadata: ["reason": "\(error.message)"])
+                        }
                     }
                 } else {
                     fail(writes, because: StoreError(unavailable ?? "The store is not reachable."))
                 }
             }
-            if let current = connection, ContinuousClock.now - lastMaintenance > .seconds(1) {
+            if let current = connection, stopping || ContinuousClock.now - lastMaintenance >= Self.maintenanceInterval {
                 lastMaintenance = .now
-                maintain(current, lost: &connection)
+                maintain(current, writtenTotals: &writtenTotals, lost: &connection)
             }
             if stopping && queue.withLock({ $0.writes.isEmpty }) {
                 connection = nil
@@ -292,16 +260,52 @@ public final class DurableStore: Sendable {
         }
     }
 
+    /// The writes with each job's insert and later update in the same batch made one insert of
+    /// its last state (at zero latency most async jobs finish before their insert commits).
+    static func coalesced(_ writes: [StoreWrite]) -> [StoreWrite] {
+        var insertAt: [UUID: Int] = [:]
+        var result: [StoreWrite?] = []
+        result.reserveCapacity(writes.count)
+        for write in writes {
+            switch write {
+            case .insert(let record, _):
+                insertAt[record.id] = result.count
+                result.append(write)
+            case .update(let record):
+                if let index = insertAt[record.id], case .insert(_, let deadline) = result[index] {
+                    result[index] = .insert(record, deadline: deadline)
+                } else {
+                    result.append(write)
+                }
+            }
+        }
+        return result.compactMap { $0 }
+    }
+
     private func fail(_ writes: [PendingWrite], because error: StoreError) {
         setAvailable(error)
-        dropped.add(writes.filter { $0.committed == nil }.count, ordering: .relaxed)
+        let lostResults = writes.filter { $0.committed == nil }.count
+        if lostResults > 0 {
+            // Their jobs stay unfinished in the store and end as instance_lost at their deadline.
+            logger.error("job results not written: the store is unavailable", metadata: ["jobs": "\(lostResults)"])
+        }
         writes.forEach { $0.committed?(false) }
     }
 
-    /// Fails the jobs whose replica died and deletes what retention no longer keeps.
-    private func maintain(_ connection: any StoreConnection, lost: inout (any StoreConnection)?) {
+    /// Adds this process's finished jobs to the stored totals, fails the jobs whose replica
+    /// died and deletes what retention no longer keeps.
+    private func maintain(
+        _ connection: any StoreConnection, writtenTotals: inout (completed: Int, failed: Int),
+        lost: inout (any StoreConnection)?
+    ) {
         let now = Timestamp.now().wallNanoseconds
         do throws(StoreError) {
+            let current = finishedTotals()
+            let stored = try connection.addTotals(
+                instance: instance, completed: current.completed - writtenTotals.completed,
+                failed: current.failed - writtenTotals.failed)
+            writtenTotals = current
+            totals.withLock { $0 = stored }
             let failed = try connection.failUnfinished(
                 instance: nil, deadlineBefore: now, error: Self.instanceLost, now: now)
             if failed > 0 { logger.warning("failed jobs whose replica stopped", metadata: ["jobs": "\(failed)"]) }

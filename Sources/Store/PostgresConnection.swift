@@ -9,8 +9,8 @@ import Foundation
 /// under an advisory lock, so replicas starting together do not race.
 final class PostgresConnection: StoreConnection {
     static let schemaVersion = 1
-    /// Rows in one multi-row INSERT (21 parameters each; PostgreSQL allows 65,535).
-    private static let rowsPerInsert = 1000
+    /// Rows in one multi-row INSERT or UPDATE (21 or 12 parameters each; PostgreSQL allows 65,535).
+    private static let rowsPerStatement = 1000
 
     private let connection: OpaquePointer
 
@@ -76,6 +76,7 @@ final class PostgresConnection: StoreConnection {
                 try execute("CREATE INDEX jobs_by_creation ON jobs (created_ns)")
                 try execute("CREATE INDEX jobs_by_finish ON jobs (finished_ns) WHERE finished_ns IS NOT NULL")
                 try execute("CREATE INDEX jobs_unfinished ON jobs (deadline_ns) WHERE status IN \(JobRow.unfinishedStatuses)")
+                try execute("CREATE TABLE job_totals (instance text PRIMARY KEY, completed bigint NOT NULL, failed bigint NOT NULL)")
                 try execute("INSERT INTO offload_schema (version) VALUES (1)")
             }
             try execute("COMMIT")
@@ -85,41 +86,82 @@ final class PostgresConnection: StoreConnection {
         }
     }
 
+    /// One transaction, in as few round trips as the batch allows: consecutive inserts are one
+    /// multi-row INSERT, consecutive updates one UPDATE from a VALUES list.
     func write(_ writes: [StoreWrite], instance: String) throws(StoreError) {
         try execute("BEGIN")
         do throws(StoreError) {
             var inserts: [[StoreValue]] = []
-            func flushInserts() throws(StoreError) {
-                guard !inserts.isEmpty else { return }
-                let width = JobRow.columns.count
-                let rows = (0..<inserts.count).map { row in
-                    "(" + (1...width).map { "$\(row * width + $0)" }.joined(separator: ", ") + ")"
+            var updates: [[StoreValue]] = []
+            func flush() throws(StoreError) {
+                if !inserts.isEmpty {
+                    try execute(
+                        "INSERT INTO jobs (\(JobRow.columns.map(\.name).joined(separator: ", "))) VALUES "
+                            + Self.placeholders(rows: inserts.count, width: JobRow.columns.count)
+                            + " ON CONFLICT (id) DO NOTHING", inserts.flatMap { $0 })
+                    inserts.removeAll(keepingCapacity: true)
                 }
-                try execute(
-                    "INSERT INTO jobs (\(JobRow.columns.map(\.name).joined(separator: ", "))) VALUES "
-                        + rows.joined(separator: ", ") + " ON CONFLICT (id) DO NOTHING",
-                    inserts.flatMap { $0 })
-                inserts.removeAll(keepingCapacity: true)
+                if !updates.isEmpty {
+                    // The changing columns, then the id, with their types: a VALUES list has none.
+                    let names = JobRow.changingColumns + ["id"]
+                    let types = names.map { name in Self.sqlType(JobRow.columns.first { $0.name == name }!.kind) }
+                    let width = names.count
+                    let rows = (0..<updates.count).map { row in
+                        "(" + (0..<width).map { "$\(row * width + $0 + 1)::\(types[$0])" }.joined(separator: ", ") + ")"
+                    }
+                    try execute(
+                        "UPDATE jobs SET \(JobRow.changingColumns.map { "\($0) = v.\($0)" }.joined(separator: ", ")) "
+                            + "FROM (VALUES \(rows.joined(separator: ", "))) AS v (\(names.joined(separator: ", "))) "
+                            + "WHERE jobs.id = v.id AND jobs.status IN \(JobRow.unfinishedStatuses)",
+                        updates.flatMap { $0 })
+                    updates.removeAll(keepingCapacity: true)
+                }
             }
             for write in writes {
                 switch write {
                 case .insert(let record, let deadline):
+                    if !updates.isEmpty { try flush() }  // keep the order: an update before it may be of another row
                     inserts.append(JobRow.values(record, instance: instance, deadline: deadline))
-                    if inserts.count == Self.rowsPerInsert { try flushInserts() }
                 case .update(let record):
-                    try flushInserts()  // an update may be of a row inserted just before
-                    let assignments = JobRow.changingColumns.enumerated().map { "\($1) = $\($0 + 1)" }
-                    try execute(
-                        "UPDATE jobs SET \(assignments.joined(separator: ", ")) WHERE id = $\(assignments.count + 1) "
-                            + "AND status IN \(JobRow.unfinishedStatuses)", JobRow.changes(record))
+                    if !inserts.isEmpty { try flush() }  // an update may be of a row inserted just before
+                    updates.append(JobRow.changes(record))
                 }
+                if inserts.count == Self.rowsPerStatement || updates.count == Self.rowsPerStatement { try flush() }
             }
-            try flushInserts()
+            try flush()
             try execute("COMMIT")
         } catch {
             _ = try? execute("ROLLBACK")
             throw error
         }
+    }
+
+    private static func placeholders(rows: Int, width: Int) -> String {
+        (0..<rows).map { row in "(" + (1...width).map { "$\(row * width + $0)" }.joined(separator: ", ") + ")" }
+            .joined(separator: ", ")
+    }
+
+    private static func sqlType(_ kind: JobRow.Kind) -> String {
+        switch kind {
+        case .integer: "bigint"
+        case .text: "text"
+        case .blob: "bytea"
+        case .uuid: "uuid"
+        }
+    }
+
+    func addTotals(instance: String, completed: Int, failed: Int) throws(StoreError) -> (completed: Int, failed: Int) {
+        if completed != 0 || failed != 0 {
+            try execute(
+                "INSERT INTO job_totals (instance, completed, failed) VALUES ($1, $2, $3) ON CONFLICT (instance) "
+                    + "DO UPDATE SET completed = job_totals.completed + excluded.completed, "
+                    + "failed = job_totals.failed + excluded.failed",
+                [.text(instance), .integer(Int64(completed)), .integer(Int64(failed))])
+        }
+        let row = try query(
+            "SELECT coalesce(sum(completed), 0), coalesce(sum(failed), 0) FROM job_totals", [],
+            kinds: [.integer, .integer]).first
+        return (Int(row?[0].integer ?? 0), Int(row?[1].integer ?? 0))
     }
 
     func job(_ id: UUID) throws(StoreError) -> JobRecord? {

@@ -131,6 +131,8 @@ final class SQLiteConnection: StoreConnection {
                 try execute("CREATE INDEX jobs_by_creation ON jobs (created_ns)")
                 try execute("CREATE INDEX jobs_by_finish ON jobs (finished_ns) WHERE finished_ns IS NOT NULL")
                 try execute("CREATE INDEX jobs_unfinished ON jobs (deadline_ns) WHERE status IN \(JobRow.unfinishedStatuses)")
+                try execute(
+                    "CREATE TABLE job_totals (instance TEXT PRIMARY KEY NOT NULL, completed INTEGER NOT NULL, failed INTEGER NOT NULL)")
                 try execute("PRAGMA application_id = \(Self.applicationID)")
                 try execute("PRAGMA user_version = 1")
             }
@@ -215,6 +217,17 @@ final class SQLiteConnection: StoreConnection {
             "UPDATE jobs SET status = 'failed', error_code = ?, error_message = ?, finished_ns = ? WHERE \(condition)",
             parameters)
         return Int(sqlite3_changes(database))
+    }
+
+    func addTotals(instance: String, completed: Int, failed: Int) throws(StoreError) -> (completed: Int, failed: Int) {
+        if completed != 0 || failed != 0 {
+            try execute(
+                "INSERT INTO job_totals (instance, completed, failed) VALUES (?, ?, ?) ON CONFLICT (instance) "
+                    + "DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed",
+                [.text(instance), .integer(Int64(completed)), .integer(Int64(failed))])
+        }
+        let row = try query("SELECT coalesce(sum(completed), 0), coalesce(sum(failed), 0) FROM job_totals", []).first
+        return (Int(row?[0].integer ?? 0), Int(row?[1].integer ?? 0))
     }
 
     func prune(keeping: Int, finishedBefore: Int64) throws(StoreError) -> Int {

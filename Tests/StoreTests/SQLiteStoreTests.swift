@@ -47,9 +47,10 @@ import Testing
         var ids: [UUID] = []
         for index in 0..<20 {
             let created = Timestamp(storedWallNanoseconds: Timestamp.now().wallNanoseconds + Int64(index) * 1_000_000)
-            let record = StoreSamples.finished(StoreSamples.record(status: .queued, createdAt: created), output: [UInt8(index)])
-            ids.append(record.id)
-            store.answered(record)
+            let queued = StoreSamples.record(status: .queued, createdAt: created)
+            ids.append(queued.id)
+            #expect(try StoreSamples.wait { done in store.accepted(queued, committed: done) })
+            store.finished(StoreSamples.finished(queued, output: [UInt8(index)]))
         }
         // Retention runs once a second on the writer thread.
         var counts = JobCounts()
