@@ -30,7 +30,8 @@ paths:
         `algorithm` and `key` query parameters. A JSON body is one input object, or
         `{"batch": [...]}` with up to 1000 input objects run concurrently.
         `Prefer: respond-async` answers 202 with the job once its record is in the job store
-        (503 store_unavailable when the store cannot take it).
+        (503 store_unavailable when the store cannot take it). A synchronous job's record stays
+        in the memory of the replica that ran it.
       parameters:
         - $ref: '#/components/parameters/Algorithm'
         - $ref: '#/components/parameters/Key'
@@ -82,8 +83,8 @@ paths:
       summary: Jobs newest first, without their outputs, with counts by status.
       description: >-
         With named tokens, a principal's own jobs only (an admin's, all). With a durable
-        store, every replica's jobs; a synchronous job is listed once its record is written
-        (within 20 ms of its answer). 503 store_unavailable while the store cannot be read.
+        store, every replica's async jobs and this replica's jobs in memory (its synchronous
+        ones), each once. 503 store_unavailable while the store cannot be read.
       parameters:
         - name: status
           in: query
@@ -108,8 +109,9 @@ paths:
       description: >-
         With named tokens, another principal's job is 404 job_not_found (an admin sees all).
         The output of a synchronous job whose input was over 64 KiB is not kept. Any replica
-        answers for a job any replica ran; a job whose replica stopped before it finished
-        ends failed with instance_lost. 503 store_unavailable while the store cannot be read.
+        answers for an async job any replica ran (a synchronous one, only the replica that
+        ran it); a job whose replica stopped before it finished ends failed with
+        instance_lost. 503 store_unavailable while the store cannot be read.
       parameters:
         - name: id
           in: path
@@ -222,7 +224,7 @@ paths:
   /readyz:
     get:
       operationId: ready
-      summary: Readiness; 503 while draining, saturated, out of memory for work in flight (memory_exhausted), or while the job store is unavailable (store_unavailable).
+      summary: Readiness; 503 while draining, saturated or out of memory for work in flight (memory_exhausted); 200 with status degraded and error store_unavailable while the job store is unavailable.
       responses:
         '200':
           description: Ready for traffic.
@@ -476,6 +478,11 @@ components:
             queued: {type: integer, minimum: 0}
             completed_total: {type: integer, minimum: 0, description: Since start, retained or not.}
             failed_total: {type: integer, minimum: 0}
+            store_completed_total:
+              type: integer
+              minimum: 0
+              description: With a durable store, every replica's since the store was made (written once a second).
+            store_failed_total: {type: integer, minimum: 0}
         device:
           oneOf:
             - type: 'null'
@@ -565,6 +572,7 @@ components:
       required: [status]
       additionalProperties: false
       properties:
-        status: {type: string}
+        status: {type: string, description: 'ok, ready, or degraded (then error says why)'}
+        error: {$ref: '#/components/schemas/ErrorDetail'}
 """#
 }

@@ -208,13 +208,22 @@ struct Router: Sendable {
         if engine.isSaturated {
             throw .unavailable("saturated", "Every engine's job pool is full; requests are queueing.")
         }
-        if let store, !store.isAvailable {
-            throw .unavailable(
-                "store_unavailable",
-                "The job store is unavailable (\(store.unavailable ?? "not reachable")); async jobs are refused.")
-        }
         if !memory.hasRoom(for: maxBodyBytes) {
             throw .memoryExhausted
+        }
+        if let store, !store.isAvailable {
+            // Still ready: synchronous requests work without the store, and a store outage
+            // must not take every replica out of its load balancer at once. The body says why
+            // async submissions are refused.
+            var json = JSONWriter()
+            json.beginObject()
+            json.field("status", "degraded")
+            json.errorField(
+                code: "store_unavailable",
+                message: "The job store is unavailable (\(store.unavailable ?? "not reachable")); "
+                    + "async jobs are refused until it returns, synchronous requests are served.")
+            json.endObject()
+            return .json(200, json.bytes)
         }
         return .json(200, Array(#"{"status":"ready"}"#.utf8))
     }

@@ -79,6 +79,30 @@ import Testing
         }
     }
 
+    @Test func anAsyncJobRunningHereIsListedAndCountedOnce() async throws {
+        let (directory, path) = Self.temporaryStore()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withServer({
+            $0.store = .sqlite(path: path)
+            $0.engine.device.latency = .milliseconds(500)
+        }) { server in
+            let accepted = try await server.request(
+                "POST", "/encrypt", body: Data("ASYNC-OK".utf8), headers: ["Prefer": "respond-async"])
+            let id = try #require(accepted.json["id"] as? String)
+            // In the store (queued) and in memory (running): one job, shown as it runs.
+            let list = try await server.get("/jobs")
+            let jobs = (list.json["jobs"] as? [[String: Any]]) ?? []
+            #expect(jobs.count == 1)
+            #expect(jobs.first?["id"] as? String == id)
+            #expect(jobs.first?["status"] as? String == "running")
+            let counts = (list.json["counts"] as? [String: Int]) ?? [:]
+            #expect(counts.values.reduce(0, +) == 1, "\(counts)")
+            #expect(try await Self.finished(server, id).json["status"] as? String == "completed")
+            let after = try await server.get("/jobs")
+            #expect((after.json["counts"] as? [String: Int]) == ["queued": 0, "running": 0, "completed": 1, "failed": 0])
+        }
+    }
+
     @Test func aJobLeftUnfinishedByAKilledProcessEndsFailedAfterItsRestart() throws {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("offload-state-\(UUID())")
         defer { try? FileManager.default.removeItem(at: state) }
