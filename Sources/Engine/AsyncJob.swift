@@ -20,7 +20,7 @@ final class WaitContext {
 
     init(id: UInt64) throws {
         guard let handle = ASYNC_WAIT_CTX_new() else {
-            throw EngineError(code: "engine_error", message: "ASYNC_WAIT_CTX_new failed: \(openSSLErrors())")
+            throw EngineError(code: .engineError, message: "ASYNC_WAIT_CTX_new failed: \(openSSLErrors())")
         }
         self.handle = handle
         self.id = id
@@ -107,14 +107,14 @@ final class AsyncJob {
         let opensSealed = isAEAD && request.operation == .decrypt
         if opensSealed && request.input.count < Algorithm.aeadOverhead {
             throw EngineError(
-                code: "invalid_ciphertext",
+                code: .invalidCiphertext,
                 message: "The input is shorter than a nonce and a tag (\(Algorithm.aeadOverhead) bytes); it was not made by /encrypt.")
         }
         if isAEAD && request.key == nil {
-            throw EngineError(code: "missing_key", message: "\(request.algorithm.rawValue) needs a key.")
+            throw EngineError(code: .missingKey, message: "\(request.algorithm.rawValue) needs a key.")
         }
         guard let cipherContext = EVP_CIPHER_CTX_new() else {
-            throw EngineError(code: "engine_error", message: "EVP_CIPHER_CTX_new failed: \(openSSLErrors())")
+            throw EngineError(code: .engineError, message: "EVP_CIPHER_CTX_new failed: \(openSSLErrors())")
         }
         let dataCount = opensSealed ? request.input.count - Algorithm.aeadOverhead : request.input.count
         let fixed = Self.keyByteCount + Self.nonceByteCount + Self.tagByteCount
@@ -143,7 +143,7 @@ final class AsyncJob {
             guard RAND_bytes(nonce.assumingMemoryBound(to: UInt8.self), Int32(Self.nonceByteCount)) == 1 else {
                 EVP_CIPHER_CTX_free(cipherContext)
                 memory.deallocate()
-                throw EngineError(code: "engine_error", message: "RAND_bytes failed: \(openSSLErrors())")
+                throw EngineError(code: .engineError, message: "RAND_bytes failed: \(openSSLErrors())")
             }
         }
         work = .allocate(capacity: 1)
@@ -207,11 +207,11 @@ final class AsyncJob {
         case ASYNC_FINISH:
             if let stackGauge = diagnostics.stackGauge { stackGauge.record(work.pointee.deepest_stack_bytes) }
             if fibreResult == 1 { return .finished }
-            return .failed(EngineError(code: "engine_error", message: "The job function did not run."))
+            return .failed(EngineError(code: .engineError, message: "The job function did not run."))
         case ASYNC_NO_JOBS:
             return .noJobsAvailable
         default:
-            return .failed(EngineError(code: "engine_error", message: "ASYNC_start_job failed: \(openSSLErrors())"))
+            return .failed(EngineError(code: .engineError, message: "ASYNC_start_job failed: \(openSSLErrors())"))
         }
     }
 
@@ -240,13 +240,13 @@ final class AsyncJob {
     private func failure(_ result: cipher_job, provider: CryptoProvider) -> EngineError {
         switch provider.simulationReason(of: result.error) {
         case OFFLOADSIM_R_DEVICE_ERROR:
-            return EngineError(code: "device_error", message: "The accelerator reported a failure for this operation.")
+            return EngineError(code: .deviceError, message: "The accelerator reported a failure for this operation.")
         case OFFLOADSIM_R_STALLED:
-            return EngineError(code: "device_error", message: "The accelerator never completed the operation.")
+            return EngineError(code: .deviceError, message: "The accelerator never completed the operation.")
         case OFFLOADSIM_R_RING_FULL:
-            return EngineError(code: "device_busy", message: "The accelerator's queue stayed full; retry shortly.")
+            return EngineError(code: .deviceBusy, message: "The accelerator's queue stayed full; retry shortly.")
         case OFFLOADSIM_R_ABORTED:
-            return EngineError(code: "job_timeout", message: "The accelerator did not complete the job in time.")
+            return EngineError(code: .jobTimeout, message: "The accelerator did not complete the job in time.")
         default:
             break
         }
@@ -255,7 +255,7 @@ final class AsyncJob {
             && request.operation == .decrypt {
             // Which of key, data or AAD was wrong cannot be told apart, by design of AEAD.
             return EngineError(
-                code: "authentication_failed",
+                code: .authenticationFailed,
                 message: "The data failed authentication: wrong key, wrong aad_base64, or tampered input.")
         }
         let step = switch result.failed_step {
@@ -266,7 +266,7 @@ final class AsyncJob {
         default: "tag"
         }
         return EngineError(
-            code: "provider_error",
+            code: .providerError,
             message: "The provider '\(provider.name)' failed the operation (\(step)): \(openSSLErrorString(result.error)).")
     }
 }
@@ -285,7 +285,7 @@ enum AsyncPool {
 
     static func initThread(maxJobs: Int) throws {
         guard ASYNC_init_thread(maxJobs, 0) == 1 else {
-            throw EngineError(code: "engine_error", message: "ASYNC_init_thread failed: \(openSSLErrors())")
+            throw EngineError(code: .engineError, message: "ASYNC_init_thread failed: \(openSSLErrors())")
         }
     }
 

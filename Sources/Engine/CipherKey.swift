@@ -10,7 +10,7 @@ public struct CipherKey: Sendable, CustomStringConvertible, CustomDebugStringCon
     public init(name: String, bytes: [UInt8]) throws {
         guard bytes.count == Self.byteCount else {
             throw EngineError(
-                code: "invalid_key", message: "Key \(name) has \(bytes.count) bytes; a 256-bit key has 32.")
+                code: .invalidKey, message: "Key \(name) has \(bytes.count) bytes; a 256-bit key has 32.")
         }
         self.name = name
         self.bytes = bytes
@@ -20,7 +20,7 @@ public struct CipherKey: Sendable, CustomStringConvertible, CustomDebugStringCon
     public static func random(name: String) throws -> CipherKey {
         var bytes = [UInt8](repeating: 0, count: byteCount)
         guard RAND_bytes(&bytes, Int32(byteCount)) == 1 else {
-            throw EngineError(code: "engine_error", message: "RAND_bytes failed: \(openSSLErrors())")
+            throw EngineError(code: .engineError, message: "RAND_bytes failed: \(openSSLErrors())")
         }
         return try CipherKey(name: name, bytes: bytes)
     }

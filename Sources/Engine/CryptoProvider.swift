@@ -23,14 +23,14 @@ final class CryptoProvider: @unchecked Sendable {
 
     init(name: String, device: SimulatedAccelerator?) throws {
         guard let context = OSSL_LIB_CTX_new() else {
-            throw EngineError(code: "engine_error", message: "OSSL_LIB_CTX_new failed: \(openSSLErrors())")
+            throw EngineError(code: .engineError, message: "OSSL_LIB_CTX_new failed: \(openSSLErrors())")
         }
         self.name = name
         self.device = device
         libraryContext = context
         do {
             guard OSSL_PROVIDER_add_builtin(context, Self.simulationName, offloadsim_builtin_init) == 1 else {
-                throw EngineError(code: "engine_error", message: "Registering offloadsim failed: \(openSSLErrors())")
+                throw EngineError(code: .engineError, message: "Registering offloadsim failed: \(openSSLErrors())")
             }
             let provider = try Self.load(name, into: context)
             loaded.append(provider)
@@ -48,7 +48,7 @@ final class CryptoProvider: @unchecked Sendable {
             ERR_clear_error()
             guard !algorithms.isEmpty else {
                 throw EngineError(
-                    code: "invalid_configuration",
+                    code: .invalidConfiguration,
                     message: "The provider '\(name)' implements none of \(Algorithm.allCases.map(\.openSSLName)).")
             }
             self.algorithms = algorithms
@@ -93,7 +93,7 @@ final class CryptoProvider: @unchecked Sendable {
             ?? "OpenSSL's modules directory \(String(cString: OPENSSL_info(OPENSSL_INFO_MODULES_DIR)))"
             + " (OPENSSL_MODULES is not set)"
         throw EngineError(
-            code: "invalid_configuration",
+            code: .invalidConfiguration,
             message: "The OpenSSL provider '\(name)' could not be loaded; looked for \(name).so in \(searched): "
                 + openSSLErrors())
     }

@@ -91,7 +91,7 @@ public final class Engine: Sendable {
         try configuration.validate()
         guard AsyncPool.isCapable else {
             throw EngineError(
-                code: "async_unsupported",
+                code: .asyncUnsupported,
                 message: "This OpenSSL build cannot run ASYNC jobs (musl libc?); use a glibc system.")
         }
         self.configuration = configuration
@@ -156,10 +156,10 @@ public final class Engine: Sendable {
             return record
         case .full:
             store.remove(record.id)
-            throw EngineError(code: "overloaded", message: "Every engine is full; retry shortly.")
+            throw EngineError(code: .overloaded, message: "Every engine is full; retry shortly.")
         case .stopping:
             store.remove(record.id)
-            throw EngineError(code: "shutting_down", message: "The engine is shutting down.")
+            throw EngineError(code: .shuttingDown, message: "The engine is shutting down.")
         }
     }
 

@@ -377,14 +377,14 @@ private final class EngineLoop: @unchecked Sendable {
             _ = deadlines.removeFirst()
             guard let job = jobs[next.token], !job.detached else { continue }
             // No cancel in OpenSSL: resume the job so that it ends itself as timed out.
-            job.abort = EngineError(code: "job_timeout", message: "The accelerator did not complete the job in time.")
+            job.abort = EngineError(code: .jobTimeout, message: "The accelerator did not complete the job in time.")
             resume(next.token, owner: owner)
         }
     }
 
     /// Shutdown ran out of time: every job still here ends now, failed as shutting down.
     private func abortEverything(owner: EngineThread) {
-        let error = EngineError(code: "shutting_down", message: "The service shut down before the job completed.")
+        let error = EngineError(code: .shuttingDown, message: "The service shut down before the job completed.")
         let running = jobs.filter { !$0.value.detached }
         diagnostics.abortedAtShutdown.add(running.count + waiting.count - waitingHead, ordering: .relaxed)
         for (token, job) in running {
@@ -404,7 +404,7 @@ private final class EngineLoop: @unchecked Sendable {
             let submission = waiting[waitingHead]
             waitingHead += 1
             finish(submission, job: nil, failure: EngineError(
-                code: "overloaded", message: "The engine had no free job slot in time; retry shortly."), owner: owner)
+                code: .overloaded, message: "The engine had no free job slot in time; retry shortly."), owner: owner)
         }
     }
 
@@ -414,7 +414,7 @@ private final class EngineLoop: @unchecked Sendable {
             waitingHead += 1
             guard let cipher = ciphers?[submission.request.algorithm] else {
                 finish(submission, job: nil, failure: EngineError(
-                    code: "unsupported_algorithm",
+                    code: .unsupportedAlgorithm,
                     message: "The provider '\(provider.name)' has no \(submission.request.algorithm.rawValue)."),
                     owner: owner)
                 continue
@@ -577,7 +577,7 @@ private final class EngineLoop: @unchecked Sendable {
                 record.error = failure
                 record.status = .failed
             } else if !record.status.isFinished {
-                record.error = EngineError(code: "engine_error", message: "The job ended without a result.")
+                record.error = EngineError(code: .engineError, message: "The job ended without a result.")
                 record.status = .failed
             }
         }

@@ -179,6 +179,6 @@ extension JobRecord {
     init(lost submission: EngineSubmission, error: EngineError?) {
         self.init(id: submission.id, request: submission.request, provider: "", createdAt: .now())
         status = .failed
-        self.error = error ?? EngineError(code: "engine_error", message: "The job's record was lost.")
+        self.error = error ?? EngineError(code: .engineError, message: "The job's record was lost.")
     }
 }

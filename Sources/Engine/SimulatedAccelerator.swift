@@ -83,7 +83,7 @@ public final class SimulatedAccelerator: @unchecked Sendable {
             throw EngineError.invalidConfiguration(String(cString: problem))
         }
         guard let handle = offloadsim_device_new(&config) else {
-            throw EngineError(code: "engine_error", message: "The simulated accelerator could not be created.")
+            throw EngineError(code: .engineError, message: "The simulated accelerator could not be created.")
         }
         self.configuration = configuration
         self.handle = handle
@@ -102,7 +102,7 @@ public final class SimulatedAccelerator: @unchecked Sendable {
     /// A completion queue for one engine thread, which binds it and polls it.
     func makeQueue() throws -> DeviceQueue {
         guard let queue = offloadsim_queue_new(handle) else {
-            throw EngineError(code: "engine_error", message: "The device's completion queue could not be created.")
+            throw EngineError(code: .engineError, message: "The device's completion queue could not be created.")
         }
         return DeviceQueue(handle: queue, device: self)
     }

@@ -1,35 +1,6 @@
 internal import CLinux
 import Glibc
 
-/// The errors of this module: a stable `code` for clients and a sentence for people.
-public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let code: String
-    public let message: String
-
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code): \(message)" }
-
-    static func invalidConfiguration(_ message: String) -> EngineError {
-        EngineError(code: "invalid_configuration", message: message)
-    }
-
-    /// The provider lacks the algorithm: `xor-0xaa` exists only in offloadsim.
-    public static func unsupportedAlgorithm(_ algorithm: Algorithm, provider: String) -> EngineError {
-        let only = algorithm == .xor0xAA ? " It exists only in the offloadsim provider." : ""
-        return EngineError(
-            code: "unsupported_algorithm",
-            message: "\(algorithm.rawValue) is not implemented by the provider '\(provider)' this service runs on.\(only)")
-    }
-
-    static func system(_ call: String, errno code: Int32 = errno) -> EngineError {
-        EngineError(code: "system_error", message: "\(call) failed: \(String(cString: strerror(code)))")
-    }
-}
-
 /// A Linux eventfd: a counter another thread can bump to wake a waiter.
 /// Thread-safe: write and read are single syscalls on an fd that lives as long as the object.
 final class EventFD: Sendable {

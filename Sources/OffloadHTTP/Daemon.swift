@@ -79,8 +79,7 @@ final class BatchCollector: Sendable {
         }
         if refusedForLoad, case .failure(let first) = finished.first {
             // Nothing ran: the client should retry the whole batch, and be told when.
-            exchange.finish(with: APIError.unavailable(
-                first.code, "No item of the batch could be queued: \(first.message)").response)
+            exchange.finish(with: APIError(first.code, "No item of the batch could be queued: \(first.message)").response)
             return
         }
         exchange.finish(with: .json(200, JobJSON.batch(finished)))
@@ -391,11 +390,8 @@ final class Daemon: Sendable {
                 do {
                     try submit(request, for: exchange) { record in collector.record(.success(record), at: index) }
                 } catch {
-                    let refused: APIError = switch error as? EngineError {
-                    case let error? where error.code == "unsupported_algorithm": .badRequest(error.code, error.message)
-                    case let error?: .unavailable(error.code, error.message)
-                    case nil: .unavailable("overloaded", "The job could not be queued.")
-                    }
+                    let refused = (error as? EngineError).map { APIError(ErrorCode($0.code), $0.message) }
+                        ?? APIError(.overloaded, "The job could not be queued.")
                     collector.record(.failure(refused), at: index)
                 }
             }
@@ -427,8 +423,8 @@ final class Daemon: Sendable {
 
     /// The answer when the engine refuses a job: it is full, or shutting down.
     private func refusal(_ error: any Error) -> HTTPResponse {
-        if let error = error as? EngineError, error.code == "overloaded" {
-            return APIError.unavailable(error.code, error.message).response
+        if let error = error as? EngineError, error.code == .overloaded {
+            return APIError(.overloaded, error.message).response
         }
         return drainingResponse
     }
@@ -445,8 +441,7 @@ final class Daemon: Sendable {
     }
 
     private var drainingResponse: HTTPResponse {
-        var response = APIError.unavailable(
-            "shutting_down", "The service is shutting down; retry on another instance.").response
+        var response = APIError(.shuttingDown, "The service is shutting down; retry on another instance.").response
         response.headers.append(("Connection", "close"))
         return response
     }
@@ -480,16 +475,13 @@ final class Daemon: Sendable {
         exchange.daemon.requestsInProgress.add(1)
         if CMicroHTTPD_header_size(connection) > maxHeaderBytes {
             // libmicrohttpd's pool holds more than the limit, so that this answer has room.
-            return queue(APIError(
-                status: 431, code: "headers_too_large",
-                message: "The request line and headers exceed \(maxHeaderBytes) bytes.").response, for: exchange)
+            return queue(APIError(.headersTooLarge, "The request line and headers exceed \(maxHeaderBytes) bytes.").response, for: exchange)
         }
         let facts = headerFacts(connection)
         if facts.lengths > 1 || (facts.lengths > 0 && facts.encodings > 0) {
             // Two lengths, or a length and chunking: proxies in front may read the body
             // differently from us (request smuggling), so such a request is refused.
-            return queue(APIError.badRequest(
-                "ambiguous_framing",
+            return queue(APIError(.ambiguousFraming,
                 "The request has several Content-Length headers, or Content-Length with Transfer-Encoding."
             ).response, for: exchange)
         }
@@ -498,20 +490,16 @@ final class Daemon: Sendable {
         {
             // libmicrohttpd decodes only `chunked` alone; anything else it would read until
             // the connection closes. RFC 9112, 6.1: a coding the server does not know is 501.
-            return queue(APIError(
-                status: 501, code: "unsupported_transfer_encoding",
-                message: "Only Transfer-Encoding: chunked is supported; send the body as is or chunked."
+            return queue(APIError(.unsupportedTransferEncoding, "Only Transfer-Encoding: chunked is supported; send the body as is or chunked."
             ).response, for: exchange)
         }
         if queryRefused {
-            return queue(APIError.badRequest(
-                "too_many_query_arguments",
+            return queue(APIError(.tooManyQueryArguments,
                 "The query has more than \(CMICROHTTPD_MAX_QUERY_ARGUMENTS) arguments.").response, for: exchange)
         }
         if facts.authorizations > 1 {
             // Which one counts would depend on who reads it (a proxy, or us): refuse both.
-            return queue(APIError.badRequest(
-                "ambiguous_authorization", "The request has several Authorization headers; send one."
+            return queue(APIError(.ambiguousAuthorization, "The request has several Authorization headers; send one."
             ).response, for: exchange)
         }
         if let accessTokens, exchange.route?.needsAuthorization ?? true {
@@ -521,9 +509,7 @@ final class Daemon: Sendable {
                 // Answered before the body is read, as for 413.
                 var challenge = #"Bearer realm="offload-http""#
                 if authorization != nil { challenge += #", error="invalid_token""# }
-                return queue(APIError(
-                    status: 401, code: "unauthorized",
-                    message: authorization == nil
+                return queue(APIError(.unauthorized, authorization == nil
                         ? "This route needs an Authorization: Bearer <token> header."
                         : "The bearer token is not one this service accepts.",
                     headers: [("WWW-Authenticate", challenge)]).response, for: exchange)

@@ -12,50 +12,43 @@ struct HTTPResponse: Sendable {
     }
 }
 
-/// An error a client can act on: an HTTP status, a stable snake_case code and a sentence.
+/// An error a client can act on: a stable code (which decides the HTTP status) and a sentence.
 /// Every error response of the API comes from one of these, rendered in one place.
 struct APIError: Error, Sendable {
-    var status: Int
-    var code: String
+    var code: ErrorCode
     var message: String
     var headers: [(name: String, value: String)] = []
+
+    init(_ code: ErrorCode, _ message: String, headers: [(name: String, value: String)] = []) {
+        self.code = code
+        self.message = message
+        // A temporary refusal says when to come back.
+        self.headers = code.isTemporary && !headers.contains { $0.name == "Retry-After" }
+            ? headers + [("Retry-After", "1")] : headers
+    }
+
+    var status: Int { code.status }
 
     var response: HTTPResponse {
         var json = JSONWriter()
         json.beginObject()
-        json.errorField(code: code, message: message)
+        json.errorField(code: code.rawValue, message: message)
         json.endObject()
         return .json(status, json.bytes, headers: headers)
     }
 
-    static func badRequest(_ code: String, _ message: String) -> APIError {
-        APIError(status: 400, code: code, message: message)
-    }
-
-    static func notFound(_ message: String = "No such resource.", code: String = "not_found") -> APIError {
-        APIError(status: 404, code: code, message: message)
-    }
-
     static func methodNotAllowed(_ method: String, allowed: [String]) -> APIError {
         APIError(
-            status: 405, code: "method_not_allowed",
-            message: "\(method) is not allowed here; use \(allowed.joined(separator: " or ")).",
+            .methodNotAllowed, "\(method) is not allowed here; use \(allowed.joined(separator: " or ")).",
             headers: [("Allow", allowed.joined(separator: ", "))])
     }
 
-
     static func payloadTooLarge(limit: Int) -> APIError {
-        APIError(
-            status: 413, code: "payload_too_large",
-            message: "The request body is larger than the limit of \(limit) bytes.")
-    }
-
-    static func unavailable(_ code: String, _ message: String) -> APIError {
-        APIError(status: 503, code: code, message: message, headers: [("Retry-After", "1")])
+        APIError(.payloadTooLarge, "The request body is larger than the limit of \(limit) bytes.")
     }
 
     /// Request bodies and jobs in flight hold all the memory the service may give them.
-    static let memoryExhausted = unavailable(
-        "memory_exhausted",
+    static let memoryExhausted = APIError(
+        .memoryExhausted,
         "Request bodies and jobs in flight hold all the memory the service's limit gives them; retry shortly.")
 }

@@ -21,7 +21,7 @@ enum JobJSON {
             case .failure(let error):
                 json.beginObject()
                 json.field("status", JobStatus.failed.rawValue)
-                json.errorField(code: error.code, message: error.message)
+                json.errorField(code: error.code.rawValue, message: error.message)
                 json.endObject()
             }
         }
@@ -84,7 +84,7 @@ enum JobJSON {
         duration("total", from: record.createdAt, to: record.completedAt, to: &json)
         json.endObject()
         if let error = record.error {
-            json.errorField(code: error.code, message: error.message)
+            json.errorField(code: error.code.rawValue, message: error.message)
         }
         json.endObject()
     }

@@ -72,7 +72,7 @@ struct JobRequestParser {
             case "algorithm": algorithmName = value
             case "key": keyName = value
             default:
-                throw .badRequest("unknown_parameter", "Unknown query parameter '\(name)'; this route takes algorithm and key.")
+                throw APIError(.unknownParameter, "Unknown query parameter '\(name)'; this route takes algorithm and key.")
             }
         }
         return try makeRequest(input: request.body, algorithmName: algorithmName, keyName: keyName, aad: nil)
@@ -80,43 +80,40 @@ struct JobRequestParser {
 
     private func parseJSON(_ request: HTTPRequest) throws(APIError) -> ParsedJobBody {
         if let parameter = request.query.first {
-            throw .badRequest(
-                "unknown_parameter",
+            throw APIError(.unknownParameter,
                 "Unknown query parameter '\(parameter.name)'; with a JSON body, put every field in the body.")
         }
         guard String(validating: request.body, as: UTF8.self) != nil else {
-            throw APIError(
-                status: 415, code: "unsupported_media_type",
-                message: "The body is declared application/json but is not UTF-8 text.")
+            throw APIError(.unsupportedMediaType, "The body is declared application/json but is not UTF-8 text.")
         }
         let parsed: Any
         do {
             parsed = try JSONSerialization.jsonObject(with: Data(request.body), options: [.fragmentsAllowed])
         } catch {
-            throw .badRequest("malformed_json", "The body is not valid JSON.")
+            throw APIError(.malformedJSON, "The body is not valid JSON.")
         }
         guard let object = parsed as? [String: Any] else {
-            throw .badRequest("malformed_json", "The body must be a JSON object, such as {\"input\": \"text\"}.")
+            throw APIError(.malformedJSON, "The body must be a JSON object, such as {\"input\": \"text\"}.")
         }
         if let repeated = JSONDuplicateKeys.first(in: request.body) {
-            throw .badRequest("duplicate_field", "The field '\(repeated)' appears twice in one object; give each field once.")
+            throw APIError(.duplicateField, "The field '\(repeated)' appears twice in one object; give each field once.")
         }
         guard let batch = object["batch"] else {
             return .single(try parseItem(object))
         }
         guard object.count == 1 else {
-            throw .badRequest("invalid_batch", "A batch body has only the field 'batch'; put the other fields in its items.")
+            throw APIError(.invalidBatch, "A batch body has only the field 'batch'; put the other fields in its items.")
         }
         guard let items = batch as? [Any] else {
-            throw .badRequest("invalid_batch", "'batch' must be an array of input objects.")
+            throw APIError(.invalidBatch, "'batch' must be an array of input objects.")
         }
-        guard !items.isEmpty else { throw .badRequest("invalid_batch", "The batch is empty; send at least one item.") }
+        guard !items.isEmpty else { throw APIError(.invalidBatch, "The batch is empty; send at least one item.") }
         guard items.count <= maxBatchItems else {
-            throw .badRequest("batch_too_large", "A batch holds at most \(maxBatchItems) items, not \(items.count).")
+            throw APIError(.batchTooLarge, "A batch holds at most \(maxBatchItems) items, not \(items.count).")
         }
         return .batch(items.map { item in
             guard let itemObject = item as? [String: Any] else {
-                return .failure(.badRequest("invalid_batch_item", "Each batch item must be a JSON object."))
+                return .failure(APIError(.invalidBatchItem, "Each batch item must be a JSON object."))
             }
             do throws(APIError) {
                 return .success(try parseItem(itemObject))
@@ -128,14 +125,13 @@ struct JobRequestParser {
 
     private func parseItem(_ object: [String: Any]) throws(APIError) -> JobRequest {
         if let unknown = object.keys.sorted().first(where: { !Self.itemFields.contains($0) }) {
-            throw .badRequest(
-                "unknown_field", "Unknown field '\(unknown)'; the fields are \(Self.itemFields.sorted().joined(separator: ", ")).")
+            throw APIError(.unknownField, "Unknown field '\(unknown)'; the fields are \(Self.itemFields.sorted().joined(separator: ", ")).")
         }
         let given = Self.inputFields.filter { object[$0] != nil }
         guard given.count == 1, let field = given.first else {
             throw given.isEmpty
-                ? .badRequest("missing_input", "Give the input in exactly one of input, input_hex or input_base64.")
-                : .badRequest("ambiguous_input", "Give only one of \(given.joined(separator: ", ")), not several.")
+                ? APIError(.missingInput, "Give the input in exactly one of input, input_hex or input_base64.")
+                : APIError(.ambiguousInput, "Give only one of \(given.joined(separator: ", ")), not several.")
         }
         let text = try stringField(field, in: object)!
         let input: [UInt8]
@@ -157,23 +153,21 @@ struct JobRequestParser {
     {
         let algorithm = try algorithm(named: algorithmName)
         guard !input.isEmpty else {
-            throw .badRequest("empty_input", "The input is empty; send at least one byte.")
+            throw APIError(.emptyInput, "The input is empty; send at least one byte.")
         }
         guard algorithm.isAEAD else {
-            if keyName != nil { throw .badRequest("key_not_applicable", "Algorithm \(algorithm.rawValue) takes no key.") }
+            if keyName != nil { throw APIError(.keyNotApplicable, "Algorithm \(algorithm.rawValue) takes no key.") }
             if aad != nil {
-                throw .badRequest(
-                    "aad_not_applicable", "Algorithm \(algorithm.rawValue) is not an AEAD cipher and takes no aad_base64.")
+                throw APIError(.aadNotApplicable, "Algorithm \(algorithm.rawValue) is not an AEAD cipher and takes no aad_base64.")
             }
             return JobRequest(operation: operation, algorithm: algorithm, input: input)
         }
         let name = keyName ?? keys.defaultName
         guard let key = keys[name] else {
-            throw .badRequest("unknown_key", "No key named '\(name)'; GET /keys lists the key names.")
+            throw APIError(.unknownKey, "No key named '\(name)'; GET /keys lists the key names.")
         }
         if operation == .decrypt && input.count < Algorithm.aeadOverhead {
-            throw .badRequest(
-                "invalid_ciphertext",
+            throw APIError(.invalidCiphertext,
                 "The input is shorter than a nonce and a tag (\(Algorithm.aeadOverhead) bytes); it was not made by /encrypt.")
         }
         return JobRequest(operation: operation, algorithm: algorithm, input: input, key: key, aad: aad ?? [])
@@ -182,7 +176,7 @@ struct JobRequestParser {
     private func stringField(_ name: String, in object: [String: Any]) throws(APIError) -> String? {
         guard let value = object[name] else { return nil }
         guard let string = value as? String else {
-            throw .badRequest("invalid_field", "The field '\(name)' must be a string.")
+            throw APIError(.invalidField, "The field '\(name)' must be a string.")
         }
         return string
     }
@@ -190,8 +184,7 @@ struct JobRequestParser {
     private func algorithm(named name: String?) throws(APIError) -> Algorithm {
         guard let name else { return try supportedAlgorithm(.xor0xAA) }
         guard let algorithm = Algorithm(rawValue: name) else {
-            throw .badRequest(
-                "unknown_algorithm",
+            throw APIError(.unknownAlgorithm,
                 "Unknown algorithm '\(name)'; known: \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         return try supportedAlgorithm(algorithm)
@@ -200,7 +193,7 @@ struct JobRequestParser {
     private func supportedAlgorithm(_ algorithm: Algorithm) throws(APIError) -> Algorithm {
         guard supported.algorithms.contains(algorithm) else {
             let error = EngineError.unsupportedAlgorithm(algorithm, provider: supported.provider)
-            throw .badRequest(error.code, error.message)
+            throw APIError(ErrorCode(error.code), error.message)
         }
         return algorithm
     }
@@ -208,14 +201,14 @@ struct JobRequestParser {
     static func decodeHex(_ text: String, field: String) throws(APIError) -> [UInt8] {
         let digits = Array(text.utf8)
         guard digits.count % 2 == 0 else {
-            throw .badRequest("invalid_hex", "\(field) has an odd number of digits.")
+            throw APIError(.invalidHex, "\(field) has an odd number of digits.")
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(digits.count / 2)
         var index = 0
         while index < digits.count {
             guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else {
-                throw .badRequest("invalid_hex", "\(field) may hold only the digits 0-9 and a-f (or A-F).")
+                throw APIError(.invalidHex, "\(field) may hold only the digits 0-9 and a-f (or A-F).")
             }
             bytes.append(high << 4 | low)
             index += 2
@@ -246,14 +239,14 @@ struct JobRequestParser {
         }
         guard padding <= 2, digits % 4 != 1, bytes[..<digits].allSatisfy(isDigit),
               padding == 0 || (digits > 0 && bytes.count % 4 == 0) else {
-            throw .badRequest("invalid_base64", "\(field) is not valid standard base64.")
+            throw APIError(.invalidBase64, "\(field) is not valid standard base64.")
         }
         var padded = text
         if padded.utf8.count % 4 != 0 && !padded.hasSuffix("=") {
             padded += String(repeating: "=", count: 4 - padded.utf8.count % 4)
         }
         guard let data = Data(base64Encoded: padded) else {
-            throw .badRequest("invalid_base64", "\(field) is not valid standard base64.")
+            throw APIError(.invalidBase64, "\(field) is not valid standard base64.")
         }
         return Array(data)
     }

@@ -119,7 +119,7 @@ struct Router: Sendable {
                 return .respond(HTTPResponse(status: 204, headers: [("Allow", Route.allMethods)], body: []))
             }
             guard let route = Route(path: request.path) else {
-                throw .notFound("No route \(request.path); GET /openapi.yaml lists the routes.")
+                throw APIError(.notFound, "No route \(request.path); GET /openapi.yaml lists the routes.")
             }
             guard route.methods.contains(request.method) else {
                 throw .methodNotAllowed(request.method, allowed: route.methods)
@@ -187,26 +187,20 @@ struct Router: Sendable {
         return response
     }
 
-    /// The JSON answer to a job's request once the job has finished.
+    /// The JSON answer to a job's request once the job has finished: 200, or the status of
+    /// its error's code (`ErrorCode.status`, one exhaustive mapping).
     static func response(for record: JobRecord) -> HTTPResponse {
-        switch (record.status, record.error?.code) {
-        case (.completed, _): .json(200, JobJSON.job(record))
-        case (_, "authentication_failed"), (_, "invalid_ciphertext"), (_, "unsupported_algorithm"):
-            .json(400, JobJSON.job(record))
-        case (_, "device_error"), (_, "provider_error"): .json(502, JobJSON.job(record))
-        case (_, "job_timeout"): .json(504, JobJSON.job(record))
-        case (_, "device_busy"), (_, "overloaded"), (_, "shutting_down"):
-            .json(503, JobJSON.job(record), headers: [("Retry-After", "1")])
-        default: .json(500, JobJSON.job(record))
-        }
+        guard record.status != .completed else { return .json(200, JobJSON.job(record)) }
+        let code = record.error.map { ErrorCode($0.code) } ?? .engineError
+        return .json(code.status, JobJSON.job(record), headers: code.isTemporary ? [("Retry-After", "1")] : [])
     }
 
     private func readiness() throws(APIError) -> HTTPResponse {
         if isDraining() {
-            throw .unavailable("draining", "The service is shutting down.")
+            throw APIError(.draining, "The service is shutting down.")
         }
         if engine.isSaturated {
-            throw .unavailable("saturated", "Every engine's job pool is full; requests are queueing.")
+            throw APIError(.saturated, "Every engine's job pool is full; requests are queueing.")
         }
         if !memory.hasRoom(for: maxBodyBytes) {
             throw .memoryExhausted
@@ -320,11 +314,11 @@ struct Router: Sendable {
     }
 
     static func storeUnavailable(_ error: StoreError) -> APIError {
-        .unavailable("store_unavailable", "The job store cannot be read or written: \(error.message) Retry shortly.")
+        APIError(.storeUnavailable, "The job store cannot be read or written: \(error.message) Retry shortly.")
     }
 
     private static func jobNotFound(_ id: String) -> APIError {
-        .notFound("No job \(id): it never existed or is no longer retained.", code: "job_not_found")
+        APIError(.jobNotFound, "No job \(id): it never existed or is no longer retained.")
     }
 
     /// `?status=` and `?limit=` of `GET /jobs`.
@@ -335,18 +329,17 @@ struct Router: Sendable {
             switch name {
             case "status":
                 guard let parsed = JobStatus(rawValue: value) else {
-                    throw .badRequest(
-                        "invalid_status",
+                    throw APIError(.invalidStatus,
                         "status must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", ")).")
                 }
                 status = parsed
             case "limit":
                 guard let parsed = Int(value), (1...1000).contains(parsed) else {
-                    throw .badRequest("invalid_limit", "limit must be a whole number from 1 to 1000.")
+                    throw APIError(.invalidLimit, "limit must be a whole number from 1 to 1000.")
                 }
                 limit = parsed
             default:
-                throw .badRequest("unknown_parameter", "Unknown query parameter '\(name)'; use status and limit.")
+                throw APIError(.unknownParameter, "Unknown query parameter '\(name)'; use status and limit.")
             }
         }
         return (status, limit)
@@ -354,7 +347,7 @@ struct Router: Sendable {
 
     private func job(_ id: String, for principal: Principal?) throws(APIError) -> RouteOutcome {
         guard let uuid = UUID(uuidString: id) else {
-            throw .badRequest("invalid_job_id", "'\(id)' is not a job id; job ids are UUIDs.")
+            throw APIError(.invalidJobID, "'\(id)' is not a job id; job ids are UUIDs.")
         }
         let owner = Self.visibleOwner(for: principal)
         let live = engine.store.job(uuid)

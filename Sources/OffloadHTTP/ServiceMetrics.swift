@@ -81,7 +81,7 @@ final class ServiceMetrics: Sendable {
     func jobFinished(_ record: JobRecord) {
         let algorithm = record.algorithm.rawValue
         let values = [
-            record.provider, algorithm, record.operation.rawValue, record.status.rawValue, record.error?.code ?? "",
+            record.provider, algorithm, record.operation.rawValue, record.status.rawValue, record.error?.code.rawValue ?? "",
         ]
         Self.handle(HandleKey(metric: .jobs, values: values), in: counters) {
             CoreMetrics.Counter(

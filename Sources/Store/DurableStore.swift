@@ -100,7 +100,7 @@ public final class DurableStore: Sendable {
 
     /// The error of a job whose replica stopped before it finished.
     public static let instanceLost = EngineError(
-        code: "instance_lost",
+        code: .instanceLost,
         message: "The replica that ran this job stopped before it finished; submit the job again.")
 
     // MARK: - Writes

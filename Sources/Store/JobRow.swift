@@ -34,7 +34,7 @@ enum JobRow {
             StoreValue(record.outputBytes), .integer(Int64(record.pauses)), StoreValue(record.deviceUnit),
             StoreValue(record.engine), .integer(record.createdAt.wallNanoseconds),
             StoreValue(record.startedAt?.wallNanoseconds), StoreValue(finishedNanoseconds(record)),
-            StoreValue(record.deviceNanoseconds.map { Int64(clamping: $0) }), StoreValue(record.error?.code),
+            StoreValue(record.deviceNanoseconds.map { Int64(clamping: $0) }), StoreValue(record.error?.code.rawValue),
             StoreValue(record.error?.message), .text(instance), StoreValue(deadline),
         ]
     }
@@ -45,7 +45,7 @@ enum JobRow {
             .text(record.status.rawValue), record.output.map { .blob($0) } ?? .null, StoreValue(record.outputBytes),
             .integer(Int64(record.pauses)), StoreValue(record.deviceUnit), StoreValue(record.engine),
             StoreValue(record.startedAt?.wallNanoseconds), StoreValue(finishedNanoseconds(record)),
-            StoreValue(record.deviceNanoseconds.map { Int64(clamping: $0) }), StoreValue(record.error?.code),
+            StoreValue(record.deviceNanoseconds.map { Int64(clamping: $0) }), StoreValue(record.error?.code.rawValue),
             StoreValue(record.error?.message), .text(record.id.uuidString.lowercased()),
         ]
     }
@@ -70,7 +70,8 @@ enum JobRow {
         else {
             throw StoreError("The store holds a job row this version cannot read: \(row.prefix(4)).")
         }
-        let error = text(17).map { EngineError(code: $0, message: text(18) ?? "") }
+        // A code this build does not know (a newer replica's) reads as an engine error.
+        let error = text(17).map { EngineError(code: EngineError.Code(rawValue: $0) ?? .engineError, message: text(18) ?? "") }
         return JobRecord(
             id: id, status: status, operation: operation, algorithm: algorithm, keyName: text(4), provider: provider,
             owner: text(6), inputBytes: inputBytes, output: row[8].blob, outputBytes: int(9), pauses: pauses,

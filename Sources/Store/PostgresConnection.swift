@@ -201,7 +201,7 @@ final class PostgresConnection: StoreConnection {
     }
 
     func failUnfinished(instance: String?, deadlineBefore: Int64?, error: EngineError, now: Int64) throws(StoreError) -> Int {
-        var parameters: [StoreValue] = [.text(error.code), .text(error.message), .integer(now)]
+        var parameters: [StoreValue] = [.text(error.code.rawValue), .text(error.message), .integer(now)]
         var condition = "status IN \(JobRow.unfinishedStatuses)"
         if let instance {
             parameters.append(.text(instance))

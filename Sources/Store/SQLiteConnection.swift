@@ -204,7 +204,7 @@ final class SQLiteConnection: StoreConnection {
 
     func failUnfinished(instance: String?, deadlineBefore: Int64?, error: EngineError, now: Int64) throws(StoreError) -> Int {
         var condition = "status IN \(JobRow.unfinishedStatuses)"
-        var parameters: [StoreValue] = [.text(error.code), .text(error.message), .integer(now)]
+        var parameters: [StoreValue] = [.text(error.code.rawValue), .text(error.message), .integer(now)]
         if let instance {
             condition += " AND instance = ?"
             parameters.append(.text(instance))

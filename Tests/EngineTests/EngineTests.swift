@@ -88,7 +88,7 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
         try await withEngine(configuration(latency: .milliseconds(1))) { engine in
             let failed = await engine.run(JobRequest(input: []))
             #expect(failed.status == .failed)
-            #expect(failed.error?.code == "device_error")
+            #expect(failed.error?.code == .deviceError)
             #expect(failed.output == nil)
             #expect(failed.completedAt != nil)
             // The engine goes on serving after a device error.
@@ -167,7 +167,7 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
             }
             #expect(accepted.count == 5)
             #expect(refused.count == 3)
-            #expect(refused.allSatisfy { $0.code == "overloaded" })
+            #expect(refused.allSatisfy { $0.code == .overloaded })
             for task in accepted {
                 #expect(await task.value.status == .completed)
             }
@@ -182,7 +182,7 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
             await engine.runAll((0..<3).map { _ in JobRequest(input: [1]) })
         }
         // Whichever was submitted first ran; the two behind it waited past the queue timeout.
-        let refused = records.filter { $0.error?.code == "overloaded" }
+        let refused = records.filter { $0.error?.code == .overloaded }
         #expect(records.filter { $0.status == .completed }.count == 1)
         #expect(refused.count == 2)
         #expect(refused.allSatisfy { $0.status == .failed && $0.startedAt == nil }, "they never ran")
@@ -209,7 +209,7 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
             await engine.runAll((0..<3).map { _ in JobRequest(input: [1]) })
         }
         #expect(records.filter { $0.status == .completed }.count == 1)
-        #expect(records.filter { $0.error?.code == "device_busy" }.count == 2)
+        #expect(records.filter { $0.error?.code == .deviceBusy }.count == 2)
     }
 }
 
@@ -222,7 +222,7 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
         settings.jobTimeout = .milliseconds(200)
         try await withEngine(settings) { engine in
             let records = await engine.runAll((0..<40).map { _ in JobRequest(input: [3]) })
-            let timedOut = records.filter { $0.error?.code == "job_timeout" }
+            let timedOut = records.filter { $0.error?.code == .jobTimeout }
             let completed = records.filter { $0.status == .completed }
             #expect(timedOut.count + completed.count == 40)
             #expect(!timedOut.isEmpty && !completed.isEmpty)
@@ -241,7 +241,7 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
         }
         let failed = records.filter { $0.status == .failed }
         #expect((10...50).contains(failed.count), "about 30 of 100 failed: \(failed.count)")
-        #expect(failed.allSatisfy { $0.error?.code == "device_error" && $0.output == nil })
+        #expect(failed.allSatisfy { $0.error?.code == .deviceError && $0.output == nil })
         for (index, record) in records.enumerated() where record.status == .completed {
             #expect(record.output == [UInt8(index) ^ 0xaa])
         }

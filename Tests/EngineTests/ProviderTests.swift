@@ -75,7 +75,7 @@ func openFileDescriptors() -> Int {
             _ = try Engine(configuration: settings)
             Issue.record("an engine started on a provider that does not exist")
         } catch let error as EngineError {
-            #expect(error.code == "invalid_configuration")
+            #expect(error.code == .invalidConfiguration)
             #expect(error.message.contains("no-such-provider.so"))
             #expect(error.message.contains("OPENSSL_MODULES"))
         } catch {
@@ -89,11 +89,11 @@ func openFileDescriptors() -> Int {
             var tampered = sealed
             tampered[13] ^= 1
             let failed = await engine.run(aead(.decrypt, .aes256GCM, tampered, key: key))
-            #expect(failed.error?.code == "authentication_failed")
+            #expect(failed.error?.code == .authenticationFailed)
             #expect(failed.output == nil)
             let other = try CipherKey(name: "other", bytes: Array(repeating: 3, count: 32))
-            #expect(await engine.run(aead(.decrypt, .aes256GCM, sealed, key: other)).error?.code == "authentication_failed")
-            #expect(await engine.run(aead(.decrypt, .aes256GCM, [1, 2], key: key)).error?.code == "invalid_ciphertext")
+            #expect(await engine.run(aead(.decrypt, .aes256GCM, sealed, key: other)).error?.code == .authenticationFailed)
+            #expect(await engine.run(aead(.decrypt, .aes256GCM, [1, 2], key: key)).error?.code == .invalidCiphertext)
         }
     }
 }
@@ -108,13 +108,13 @@ func openFileDescriptors() -> Int {
             let start = clock.now
             let records = await engine.runAll((0..<20).map { _ in JobRequest(input: [5]) })
             #expect(clock.now - start < .milliseconds(290), "answered at the timeout, not the device's latency")
-            #expect(records.allSatisfy { $0.error?.code == "job_timeout" && $0.output == nil })
+            #expect(records.allSatisfy { $0.error?.code == .jobTimeout && $0.output == nil })
             #expect(engine.jobsInFlight == 0)
             // The device completes every one of them later; nothing may notice.
             try await Task.sleep(for: .milliseconds(400))
             #expect(engine.device?.operationsOnDevice == 0)
             let next = await engine.run(JobRequest(input: [6]))
-            #expect(next.error?.code == "job_timeout", "the same engine still times out at 100 ms")
+            #expect(next.error?.code == .jobTimeout, "the same engine still times out at 100 ms")
         }
     }
 
@@ -127,8 +127,8 @@ func openFileDescriptors() -> Int {
         settings.jobTimeout = .milliseconds(150)
         try await withEngine(settings) { engine in
             let records = await engine.runAll((0..<600).map { JobRequest(input: [UInt8(truncatingIfNeeded: $0)]) })
-            #expect(records.allSatisfy { $0.status == .completed || $0.error?.code == "job_timeout" })
-            #expect(records.contains { $0.error?.code == "job_timeout" })
+            #expect(records.allSatisfy { $0.status == .completed || $0.error?.code == .jobTimeout })
+            #expect(records.contains { $0.error?.code == .jobTimeout })
             #expect(engine.jobsInFlight == 0)
         }
         #expect(openFileDescriptors() == baseline, "every eventfd, epoll and timer fd was closed")
