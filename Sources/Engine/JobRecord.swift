@@ -76,6 +76,9 @@ public struct JobRequest: Sendable {
     /// when the service has one): `JobStore` counts such jobs apart, so that a view merging
     /// both stores counts each job once.
     public var storedDurably = false
+    /// Whether the output is a ciphertext its key's type made, so that the answer can name the
+    /// key and version with it (`offload:<key>:v<n>:...`).
+    public var describesOutput = false
 
     public init(operation: JobOperation = .encrypt, algorithm: Algorithm = .xor0xAA, input: [UInt8],
                 key: CipherKey? = nil, aad: [UInt8] = [], owner: String? = nil, retainsOutput: Bool = true) {
@@ -95,8 +98,11 @@ public struct JobRecord: Sendable, Identifiable {
     public internal(set) var status: JobStatus
     public let operation: JobOperation
     public let algorithm: Algorithm
-    /// The name of the key an AEAD job used (never its bytes).
+    /// The name and version of the key an AEAD job used (never its bytes).
     public let keyName: String?
+    public let keyVersion: Int?
+    /// See `JobRequest.describesOutput`.
+    public let describesOutput: Bool
     /// The OpenSSL provider that ran the job.
     public let provider: String
     /// The principal the job belongs to, when the service has tokens.
@@ -130,6 +136,8 @@ public struct JobRecord: Sendable, Identifiable {
         self.operation = request.operation
         self.algorithm = request.algorithm
         self.keyName = request.key?.name
+        self.keyVersion = request.key?.version
+        self.describesOutput = request.describesOutput
         self.owner = request.owner
         self.storedDurably = request.storedDurably
         self.inputBytes = request.input.count
@@ -142,7 +150,7 @@ extension JobRecord {
     /// records it reads with this).
     public init(
         id: UUID, status: JobStatus, operation: JobOperation, algorithm: Algorithm, keyName: String?,
-        provider: String, owner: String?, inputBytes: Int, output: [UInt8]?, outputBytes: Int?, pauses: Int,
+        keyVersion: Int? = nil, describesOutput: Bool = false, provider: String, owner: String?, inputBytes: Int, output: [UInt8]?, outputBytes: Int?, pauses: Int,
         deviceUnit: Int?, engine: Int?, createdAt: Timestamp, startedAt: Timestamp?, completedAt: Timestamp?,
         deviceNanoseconds: UInt64?, error: EngineError?
     ) {
@@ -151,6 +159,8 @@ extension JobRecord {
         self.operation = operation
         self.algorithm = algorithm
         self.keyName = keyName
+        self.keyVersion = keyVersion
+        self.describesOutput = describesOutput
         self.provider = provider
         self.owner = owner
         self.storedDurably = true

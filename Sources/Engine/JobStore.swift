@@ -51,6 +51,9 @@ public final class JobStore: Sendable {
         var failedTotal = 0
         /// Bytes of output the retained finished jobs hold.
         var outputBytes = 0
+        /// Finished decryptions that still hold their plaintext (async ones, until fetched or
+        /// expired), in the order they finished.
+        var plaintexts: [UUID] = []
     }
 
     private let state = Mutex(State())
@@ -93,6 +96,7 @@ public final class JobStore: Sendable {
                 state.count(record, by: 1)
                 if record.status.isFinished && !before.isFinished {
                     if record.status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
+                    if record.operation == .decrypt && record.output != nil { state.plaintexts.append(id) }
                     state.finishedOrder.append(id)
                     state.outputBytes += record.output?.count ?? 0
                     Self.evictExcessFinished(&state, keeping: retainedFinishedJobs, bytes: retainedOutputBytes)
@@ -111,16 +115,37 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Forgets finished jobs that a durable store now holds (jobs not finished are kept).
+    /// Forgets finished jobs that a durable store now holds (jobs not finished are kept, and so
+    /// are plaintexts: the store never holds those).
     public func forget(_ ids: [UUID]) {
         state.withLock { state in
             for id in ids {
-                guard let index = state.records.index(forKey: id), state.records.values[index].status.isFinished
+                guard let index = state.records.index(forKey: id), state.records.values[index].status.isFinished,
+                    state.records.values[index].operation != .decrypt || state.records.values[index].output == nil
                 else { continue }
                 let record = state.records.remove(at: index).value
                 state.count(record, by: -1)
                 state.outputBytes -= record.output?.count ?? 0
             }
+        }
+    }
+
+    /// Drops a decryption's plaintext: it was fetched once (its record then says
+    /// `output_retained: false`).
+    public func dropPlaintext(_ id: UUID) {
+        state.withLock { state in state.dropOutput(id) }
+    }
+
+    /// Drops the plaintexts of decryptions finished before `cutoff` (wall clock): kept for the
+    /// first fetch only so long.
+    public func dropPlaintexts(finishedBefore cutoff: Int64) {
+        state.withLock { state in
+            var kept: [UUID] = []
+            for id in state.plaintexts {
+                guard let record = state.records[id], record.output != nil else { continue }
+                if (record.completedAt?.wallNanoseconds ?? 0) < cutoff { state.dropOutput(id) } else { kept.append(id) }
+            }
+            state.plaintexts = kept
         }
     }
 
@@ -192,6 +217,12 @@ public final class JobStore: Sendable {
 }
 
 extension JobStore.State {
+    fileprivate mutating func dropOutput(_ id: UUID) {
+        guard let index = records.index(forKey: id), let output = records.values[index].output else { return }
+        outputBytes -= output.count
+        records.values[index].output = nil
+    }
+
     /// Adds `delta` to the counts of `status` (the record's own by default), overall and for its owner.
     fileprivate mutating func count(_ record: JobRecord, in status: JobStatus? = nil, by delta: Int) {
         let status = status ?? record.status

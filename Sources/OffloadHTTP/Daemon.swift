@@ -112,6 +112,7 @@ final class Daemon: Sendable {
     private let deadlines: ConnectionDeadlines
     /// Bytes of request bodies and jobs in flight, across connections.
     private let memory: MemoryBudget
+    private let plaintextExpiry: PlaintextExpiry
     private let admission: ConnectionAdmission
     /// One libmicrohttpd daemon per engine loop, in loop order.
     private let loops = LoopTable()
@@ -129,6 +130,7 @@ final class Daemon: Sendable {
         let draining = self.draining
         let memory = MemoryBudget(limit: configuration.maxBytesInFlight)
         self.memory = memory
+        plaintextExpiry = PlaintextExpiry(jobs: engine.store, ttl: configuration.resultTTL)
         self.router = Router(
             engine: engine, keys: keys, maxBatchItems: configuration.maxBatchItems, metrics: metrics,
             memory: memory, maxBodyBytes: configuration.maxBodyBytes, isDraining: { draining.isSet }, store: store)
@@ -173,6 +175,7 @@ final class Daemon: Sendable {
                 Self.stopSharingListener(started + (daemon.map { [$0] } ?? []))
                 deadlines.stop()
                 memory.stop()
+                plaintextExpiry.stop()
                 requestLog.stop()
                 throw ServerError(
                     "Could not listen on \(configuration.host):\(configuration.port): "
@@ -234,6 +237,7 @@ final class Daemon: Sendable {
         Self.stopSharingListener(loops.daemons.map(\.pointer))
         deadlines.stop()
         memory.stop()
+        plaintextExpiry.stop()
         requestLog.stop()
     }
 
@@ -319,10 +323,11 @@ final class Daemon: Sendable {
             MHD_suspend_connection(connection)
             runBatch(items, for: exchange)
             return .YES
-        case .lookUp(let lookup):
+        case .later(let work):
+            // Answered from another thread: suspended until then, finished on this loop.
             MHD_suspend_connection(connection)
             let engine = engine
-            router.answer(lookup) { response in
+            work { response in
                 engine.perform(onLoop: exchange.daemon.index) { exchange.finish(with: response) }
             }
             return .YES

@@ -25,6 +25,11 @@ enum ErrorCode: String, Sendable, CaseIterable {
     case keyNotApplicable = "key_not_applicable"
     case aadNotApplicable = "aad_not_applicable"
     case invalidCiphertext = "invalid_ciphertext"
+    case malformedCiphertext = "malformed_ciphertext"
+    case unknownKeyVersion = "unknown_key_version"
+    case keyVersionDisabled = "key_version_disabled"
+    case invalidKeyName = "invalid_key_name"
+    case unsupportedKeyType = "unsupported_key_type"
     case authenticationFailed = "authentication_failed"
     case invalidStatus = "invalid_status"
     case invalidLimit = "invalid_limit"
@@ -35,6 +40,10 @@ enum ErrorCode: String, Sendable, CaseIterable {
     case unauthorized
     case notFound = "not_found"
     case jobNotFound = "job_not_found"
+    case keyNotFound = "key_not_found"
+    case forbidden
+    case keyExists = "key_exists"
+    case keyDeletionNotAllowed = "key_deletion_not_allowed"
     case methodNotAllowed = "method_not_allowed"
     case payloadTooLarge = "payload_too_large"
     case unsupportedMediaType = "unsupported_media_type"
@@ -61,10 +70,13 @@ enum ErrorCode: String, Sendable, CaseIterable {
             .missingInput, .emptyInput, .ambiguousInput, .invalidHex, .invalidBase64, .invalidBatch, .invalidBatchItem,
             .batchTooLarge, .unknownAlgorithm, .unsupportedAlgorithm, .unknownKey, .keyNotApplicable, .aadNotApplicable,
             .invalidCiphertext, .authenticationFailed, .invalidStatus, .invalidLimit, .invalidJobID, .ambiguousFraming,
-            .ambiguousAuthorization:
+            .ambiguousAuthorization, .malformedCiphertext, .unknownKeyVersion, .keyVersionDisabled, .invalidKeyName,
+            .unsupportedKeyType:
             400
         case .unauthorized: 401
-        case .notFound, .jobNotFound: 404
+        case .forbidden: 403
+        case .notFound, .jobNotFound, .keyNotFound: 404
+        case .keyExists, .keyDeletionNotAllowed: 409
         case .methodNotAllowed: 405
         case .payloadTooLarge: 413
         case .unsupportedMediaType: 415

@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 
 /// How jobs look to clients (API.md): the whole job, or a summary without its output.
 enum JobJSON {
@@ -58,11 +59,16 @@ enum JobJSON {
         json.field("operation", record.operation.rawValue)
         json.field("algorithm", record.algorithm.rawValue)
         if let keyName = record.keyName { json.field("key", keyName) }
+        json.field("key_version", record.keyVersion)
         json.field("input_bytes", record.inputBytes)
         json.field("output_bytes", record.outputBytes)
         if includingOutput, let output = record.output {
             json.key("output_hex")
             json.hex(output)
+            if record.describesOutput, let name = record.keyName, let version = record.keyVersion {
+                // What /decrypt takes alone: the key and version travel with the ciphertext.
+                json.field("ciphertext", "offload:\(name):v\(version):" + Data(output).base64EncodedString())
+            }
         }
         if !record.outputRetained {
             json.key("output_retained")
@@ -107,6 +113,7 @@ enum JobJSON {
             ("Offload-Pauses", String(record.pauses)),
         ]
         if let keyName = record.keyName { headers.append(("Offload-Key", keyName)) }
+        if let version = record.keyVersion { headers.append(("Offload-Key-Version", String(version))) }
         if let owner = record.owner { headers.append(("Offload-Owner", owner)) }
         if let unit = record.deviceUnit { headers.append(("Offload-Device-Unit", String(unit))) }
         if let engine = record.engine { headers.append(("Offload-Engine", String(engine))) }

@@ -50,8 +50,10 @@ enum ParsedJobBody {
 struct JobRequestParser {
     /// The API's bound on a batch (API.md); `--max-batch` may set a lower one.
     static let batchItemCeiling = 1000
-    private static let inputFields = ["input", "input_hex", "input_base64"]
-    private static let itemFields: Set<String> = ["input", "input_hex", "input_base64", "algorithm", "key", "aad_base64"]
+    private static let inputFields = ["input", "input_hex", "input_base64", "ciphertext"]
+    private static let itemFields: Set<String> = [
+        "input", "input_hex", "input_base64", "ciphertext", "algorithm", "key", "key_version", "aad_base64",
+    ]
 
     let operation: JobOperation
     let keys: KeyRing
@@ -75,7 +77,7 @@ struct JobRequestParser {
                 throw APIError(.unknownParameter, "Unknown query parameter '\(name)'; this route takes algorithm and key.")
             }
         }
-        return try makeRequest(input: request.body, algorithmName: algorithmName, keyName: keyName, aad: nil)
+        return try makeRequest(input: request.body, algorithmName: algorithmName, keyName: keyName, version: nil, aad: nil)
     }
 
     private func parseJSON(_ request: HTTPRequest) throws(APIError) -> ParsedJobBody {
@@ -83,21 +85,7 @@ struct JobRequestParser {
             throw APIError(.unknownParameter,
                 "Unknown query parameter '\(parameter.name)'; with a JSON body, put every field in the body.")
         }
-        guard String(validating: request.body, as: UTF8.self) != nil else {
-            throw APIError(.unsupportedMediaType, "The body is declared application/json but is not UTF-8 text.")
-        }
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: Data(request.body), options: [.fragmentsAllowed])
-        } catch {
-            throw APIError(.malformedJSON, "The body is not valid JSON.")
-        }
-        guard let object = parsed as? [String: Any] else {
-            throw APIError(.malformedJSON, "The body must be a JSON object, such as {\"input\": \"text\"}.")
-        }
-        if let repeated = JSONDuplicateKeys.first(in: request.body) {
-            throw APIError(.duplicateField, "The field '\(repeated)' appears twice in one object; give each field once.")
-        }
+        let object = try JSONBody.object(of: request)
         guard let batch = object["batch"] else {
             return .single(try parseItem(object))
         }
@@ -124,34 +112,67 @@ struct JobRequestParser {
     }
 
     private func parseItem(_ object: [String: Any]) throws(APIError) -> JobRequest {
-        if let unknown = object.keys.sorted().first(where: { !Self.itemFields.contains($0) }) {
-            throw APIError(.unknownField, "Unknown field '\(unknown)'; the fields are \(Self.itemFields.sorted().joined(separator: ", ")).")
-        }
+        try JSONBody.check(object, allows: Self.itemFields)
         let given = Self.inputFields.filter { object[$0] != nil }
         guard given.count == 1, let field = given.first else {
             throw given.isEmpty
-                ? APIError(.missingInput, "Give the input in exactly one of input, input_hex or input_base64.")
+                ? APIError(.missingInput, "Give the input in exactly one of input, input_hex or input_base64 (or ciphertext to /decrypt).")
                 : APIError(.ambiguousInput, "Give only one of \(given.joined(separator: ", ")), not several.")
         }
         let text = try stringField(field, in: object)!
+        let aad = try stringField("aad_base64", in: object).map { text throws(APIError) in
+            try Self.decodeBase64(text, field: "aad_base64")
+        }
+        if field == "ciphertext" {
+            guard operation == .decrypt else {
+                throw APIError(.unknownField, "ciphertext is the input of /decrypt; /encrypt takes input, input_hex or input_base64.")
+            }
+            for field in ["algorithm", "key", "key_version"] where object[field] != nil {
+                throw APIError(.ambiguousInput, "A ciphertext names its key and version; leave out \(field).")
+            }
+            return try decryptRequest(ciphertext: text, aad: aad)
+        }
         let input: [UInt8]
         switch field {
         case "input_hex": input = try Self.decodeHex(text, field: field)
         case "input_base64": input = try Self.decodeBase64(text, field: field)
         default: input = Array(text.utf8)
         }
-        let aad = try stringField("aad_base64", in: object).map { text throws(APIError) in
-            try Self.decodeBase64(text, field: "aad_base64")
+        var version: Int?
+        if let value = object["key_version"] {
+            guard let number = JSONBody.int(value), number >= 1 else {
+                throw APIError(.invalidField, "key_version must be a whole number from 1.")
+            }
+            version = number
         }
         return try makeRequest(
             input: input, algorithmName: try stringField("algorithm", in: object),
-            keyName: try stringField("key", in: object), aad: aad)
+            keyName: try stringField("key", in: object), version: version, aad: aad)
     }
 
-    private func makeRequest(input: [UInt8], algorithmName: String?, keyName: String?, aad: [UInt8]?)
+    /// `offload:<key>:v<version>:<base64 of nonce || ciphertext || tag>`, as /encrypt answers it.
+    private func decryptRequest(ciphertext: String, aad: [UInt8]?) throws(APIError) -> JobRequest {
+        let parts = ciphertext.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "offload", !parts[1].isEmpty, parts[2].hasPrefix("v"),
+            let version = Int(parts[2].dropFirst()), version >= 1, String(version) == parts[2].dropFirst()
+        else {
+            throw APIError(.malformedCiphertext, "A ciphertext reads offload:<key>:v<version>:<base64>, as /encrypt answers it.")
+        }
+        let input = try Self.decodeBase64(String(parts[3]), field: "The ciphertext's data")
+        let name = String(parts[1])
+        guard let key = keys.key(name) else {
+            throw APIError(.unknownKey, "No key named '\(name)'; GET /keys lists the key names.")
+        }
+        return try request(input: input, algorithm: key.type, key: key, version: version, aad: aad ?? [])
+    }
+
+    private func makeRequest(input: [UInt8], algorithmName: String?, keyName: String?, version: Int?, aad: [UInt8]?)
         throws(APIError) -> JobRequest
     {
-        let algorithm = try algorithm(named: algorithmName)
+        // A key named without an algorithm means the key's own type.
+        var named: KeyRing.Key?
+        if let keyName { named = try key(named: keyName) }
+        let algorithm = try algorithmName == nil && named != nil ? supportedAlgorithm(named!.type) : algorithm(named: algorithmName)
         guard !input.isEmpty else {
             throw APIError(.emptyInput, "The input is empty; send at least one byte.")
         }
@@ -162,15 +183,47 @@ struct JobRequestParser {
             }
             return JobRequest(operation: operation, algorithm: algorithm, input: input)
         }
-        let name = keyName ?? keys.defaultName
-        guard let key = keys[name] else {
+        if named == nil, let defaultName = keys.defaultName { named = try key(named: defaultName) }
+        guard let key = named else {
+            throw APIError(.unknownKey, "No key is named and the service has no default key; name one (GET /keys lists them).")
+        }
+        // Encryption uses the latest version; decryption of hex or base64 input means version 1
+        // unless key_version says otherwise (a ciphertext string names its version itself).
+        return try request(
+            input: input, algorithm: algorithm, key: key, version: version ?? (operation == .encrypt ? key.latestVersion : 1),
+            aad: aad ?? [])
+    }
+
+    private func key(named name: String) throws(APIError) -> KeyRing.Key {
+        guard let key = keys.key(name) else {
             throw APIError(.unknownKey, "No key named '\(name)'; GET /keys lists the key names.")
         }
-        if operation == .decrypt && input.count < Algorithm.aeadOverhead {
-            throw APIError(.invalidCiphertext,
-                "The input is shorter than a nonce and a tag (\(Algorithm.aeadOverhead) bytes); it was not made by /encrypt.")
+        return key
+    }
+
+    private func request(input: [UInt8], algorithm: Algorithm, key: KeyRing.Key, version: Int, aad: [UInt8])
+        throws(APIError) -> JobRequest
+    {
+        guard let material = key.versions[version]?.material else {
+            throw APIError(
+                .unknownKeyVersion, "Key \(key.name) has no version \(version); its latest is \(key.latestVersion).")
         }
-        return JobRequest(operation: operation, algorithm: algorithm, input: input, key: key, aad: aad ?? [])
+        if operation == .decrypt {
+            guard version >= key.minDecryptionVersion else {
+                throw APIError(
+                    .keyVersionDisabled,
+                    "Version \(version) of key \(key.name) is below its min_decryption_version, \(key.minDecryptionVersion): "
+                        + "it no longer decrypts. Rewrap ciphertexts before raising it.")
+            }
+            guard input.count >= Algorithm.aeadOverhead else {
+                throw APIError(.invalidCiphertext,
+                    "The input is shorter than a nonce and a tag (\(Algorithm.aeadOverhead) bytes); it was not made by /encrypt.")
+            }
+        }
+        var request = JobRequest(operation: operation, algorithm: algorithm, input: input, key: material, aad: aad)
+        // The output names its key only when the key's type is the algorithm that made it.
+        request.describesOutput = operation == .encrypt && algorithm == key.type
+        return request
     }
 
     private func stringField(_ name: String, in object: [String: Any]) throws(APIError) -> String? {

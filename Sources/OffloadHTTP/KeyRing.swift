@@ -1,56 +1,183 @@
 import Engine
 import Foundation
+import Store
+import Synchronization
 
-/// The named keys of the AEAD algorithms, with the one used when a request names none.
-public struct KeyRing: Sendable {
-    public let keys: [String: CipherKey]
-    public let defaultName: String
-    /// True when the keys were generated at start, so ciphertexts will not survive a restart.
-    public let isEphemeral: Bool
+/// The service's keys: named, typed and versioned, as a key-management service keeps them.
+/// The material of every version is here, unsealed, for the jobs; with a durable store the
+/// store holds it sealed under the master key, every change goes there first, and the ring is
+/// refreshed from it once a second (so a rotation on one replica is used by all within about a
+/// second). Without one (`memory:`), the ring is the only copy.
+public final class KeyRing: Sendable {
+    /// One key and its versions.
+    public struct Key: Sendable {
+        public struct Version: Sendable {
+            let material: CipherKey
+            let createdAt: Int64
+        }
 
-    public subscript(name: String) -> CipherKey? { keys[name] }
+        public let name: String
+        /// The AEAD algorithm of its ciphertexts.
+        public let type: Algorithm
+        let versions: [Int: Version]
+        public let latestVersion: Int
+        public let minDecryptionVersion: Int
+        public let deletionAllowed: Bool
+        let createdAt: Int64
 
-    /// One random key named `default`, for a service started without a key file.
-    public static func generated() throws -> KeyRing {
-        KeyRing(keys: ["default": try CipherKey.random(name: "default")], defaultName: "default", isEphemeral: true)
+        var latest: CipherKey { versions[latestVersion]!.material }
     }
 
-    /// Reads a JSON object of key name to base64 256-bit key. The file must not be readable by
-    /// others, nor by its group unless root owns it (PostgreSQL's rule for key files, which lets
-    /// a Kubernetes secret mounted with an fsGroup pass). `defaultName` may be left out when the
-    /// file holds one key.
-    public static func load(file path: String, defaultName: String?) throws -> KeyRing {
-        let data = try SecretFile.read(path, what: "key file")
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ServerError("The key file \(path) must be a JSON object of key name to base64 256-bit key.")
+    /// The key types a client may create.
+    static let creatableTypes: [Algorithm] = Algorithm.allCases.filter(\.isAEAD)
+
+    private let keys = Mutex<[String: Key]>([:])
+    private let defaultKey: Mutex<String?>
+    /// True when nothing keeps the keys beyond this process (no durable store).
+    public let isEphemeral: Bool
+    private let wrap: KeyWrap
+
+    init(wrap: KeyWrap, defaultName: String?, isEphemeral: Bool) {
+        self.wrap = wrap
+        self.isEphemeral = isEphemeral
+        defaultKey = Mutex(defaultName)
+    }
+
+    /// The key a request that names none uses.
+    var defaultName: String? {
+        defaultKey.withLock { $0 }
+    }
+
+    func setDefaultName(_ name: String) {
+        defaultKey.withLock { $0 = name }
+    }
+
+    func key(_ name: String) -> Key? {
+        keys.withLock { $0[name] }
+    }
+
+    var all: [Key] {
+        keys.withLock { Array($0.values) }.sorted { $0.name < $1.name }
+    }
+
+    // MARK: - From the store
+
+    /// Replaces the ring with the store's keys, opening each version's material (versions
+    /// already open are kept as they are). A version that does not open is left out and reported.
+    func replace(with stored: [StoredKey]) -> [String] {
+        let current = keys.withLock { $0 }
+        var problems: [String] = []
+        var next: [String: Key] = [:]
+        for key in stored {
+            if let opened = open(key, known: current[key.name], problems: &problems) { next[key.name] = opened }
         }
-        guard !object.isEmpty else { throw ServerError("The key file \(path) holds no key.") }
-        if let repeated = JSONDuplicateKeys.first(in: Array(data)) {
-            throw ServerError("Key '\(repeated)' is named twice in \(path); which one to use would be a guess.")
+        keys.withLock { $0 = next }
+        return problems
+    }
+
+    /// Puts one key as the store now holds it (after a change made here: seen at once).
+    func apply(_ stored: StoredKey) {
+        var problems: [String] = []
+        let known = key(stored.name)
+        guard let opened = open(stored, known: known, problems: &problems) else { return }
+        keys.withLock { $0[stored.name] = opened }
+    }
+
+    func remove(_ name: String) {
+        _ = keys.withLock { $0.removeValue(forKey: name) }
+    }
+
+    private func open(_ key: StoredKey, known: Key?, problems: inout [String]) -> Key? {
+        guard let type = Algorithm(rawValue: key.type), type.isAEAD else {
+            problems.append("key \(key.name) has type \(key.type), which this build does not know")
+            return nil
         }
-        var keys: [String: CipherKey] = [:]
-        for (name, value) in object {
-            guard name.wholeMatch(of: /[A-Za-z0-9._-]{1,64}/) != nil else {
-                throw ServerError("Key name '\(name)' in \(path) may hold only letters, digits, '.', '_' and '-' (1 to 64).")
+        var versions: [Int: Key.Version] = [:]
+        for version in key.versions {
+            if let opened = known?.versions[version.version] {
+                versions[version.version] = opened
+                continue
             }
-            guard let text = value as? String, let bytes = Data(base64Encoded: text), bytes.count == CipherKey.byteCount
-            else {
-                // The message names the key but never shows its value.
-                throw ServerError("Key '\(name)' in \(path) is not a base64 256-bit (32-byte) key.")
+            do {
+                let material = try CipherKey.unsealed(version.sealedMaterial, name: key.name, version: version.version, with: wrap)
+                versions[version.version] = Key.Version(material: material, createdAt: version.createdNanoseconds)
+            } catch {
+                problems.append("key \(key.name) v\(version.version) does not open: \(error)")
             }
-            keys[name] = try CipherKey(name: name, bytes: Array(bytes))
         }
-        let chosen: String
-        if let defaultName {
-            guard keys[defaultName] != nil else {
-                throw ServerError("The default key '\(defaultName)' is not in \(path).")
+        guard versions[key.latestVersion] != nil else { return nil }
+        return Key(
+            name: key.name, type: type, versions: versions, latestVersion: key.latestVersion,
+            minDecryptionVersion: key.minDecryptionVersion, deletionAllowed: key.deletionAllowed,
+            createdAt: key.createdNanoseconds)
+    }
+
+    /// The sealer of a new version's material for the store: fresh random bytes, or `bytes`.
+    func sealer(name: String, bytes: CipherKey? = nil) -> KeySealer {
+        let wrap = wrap
+        return { version in
+            let material = try bytes?.with(name: name, version: version) ?? CipherKey.random(name: name, version: version)
+            return try material.sealed(with: wrap)
+        }
+    }
+
+    // MARK: - Without a store
+
+    /// Applies a change to the ring itself (a service without a durable store).
+    func changeInMemory(_ change: KeyRingChange, now: Int64) throws -> KeyChange {
+        try keys.withLock { keys throws -> KeyChange in
+            switch change {
+            case .create(let name, let type, let bytes):
+                guard keys[name] == nil else { return .nameTaken }
+                let material = try bytes?.with(name: name, version: 1) ?? CipherKey.random(name: name, version: 1)
+                keys[name] = Key(
+                    name: name, type: type, versions: [1: Key.Version(material: material, createdAt: now)],
+                    latestVersion: 1, minDecryptionVersion: 1, deletionAllowed: false, createdAt: now)
+            case .rotate(let name):
+                guard let key = keys[name] else { return .notFound }
+                let version = key.latestVersion + 1
+                var versions = key.versions
+                versions[version] = Key.Version(material: try CipherKey.random(name: name, version: version), createdAt: now)
+                keys[name] = Key(
+                    name: name, type: key.type, versions: versions, latestVersion: version,
+                    minDecryptionVersion: key.minDecryptionVersion, deletionAllowed: key.deletionAllowed,
+                    createdAt: key.createdAt)
+            case .update(let name, let minimum, let deletion):
+                guard let key = keys[name] else { return .notFound }
+                if let minimum, !(1...key.latestVersion).contains(minimum) {
+                    return .refused(
+                        "min_decryption_version must be from 1 to the latest version, \(key.latestVersion), not \(minimum).")
+                }
+                keys[name] = Key(
+                    name: name, type: key.type, versions: key.versions, latestVersion: key.latestVersion,
+                    minDecryptionVersion: minimum ?? key.minDecryptionVersion,
+                    deletionAllowed: deletion ?? key.deletionAllowed, createdAt: key.createdAt)
+            case .delete(let name):
+                guard let key = keys[name] else { return .notFound }
+                guard key.deletionAllowed else {
+                    return .refused("Key \(name) may not be deleted: PATCH it with deletion_allowed true first.")
+                }
+                keys[name] = nil
+                return .deleted
             }
-            chosen = defaultName
-        } else if keys.count == 1 {
-            chosen = keys.keys.first!
-        } else {
-            throw ServerError("The key file \(path) holds several keys: name the default one with --default-key.")
+            // The caller reads the key back from the ring; the stored form is not needed here.
+            return .done(StoredKey(
+                name: change.name, type: "", latestVersion: 0, minDecryptionVersion: 0, deletionAllowed: false,
+                createdNanoseconds: 0, versions: []))
         }
-        return KeyRing(keys: keys, defaultName: chosen, isEphemeral: false)
+    }
+}
+
+/// A change to a key, as the API asks for it.
+enum KeyRingChange: Sendable {
+    case create(name: String, type: Algorithm, importing: CipherKey?)
+    case rotate(name: String)
+    case update(name: String, minDecryptionVersion: Int?, deletionAllowed: Bool?)
+    case delete(name: String)
+
+    var name: String {
+        switch self {
+        case .create(let name, _, _), .rotate(let name), .update(let name, _, _), .delete(let name): name
+        }
     }
 }

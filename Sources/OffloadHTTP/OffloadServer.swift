@@ -46,11 +46,16 @@ public struct ServerConfiguration: Sendable {
     public var replica: String?
     /// The format of request log lines (the executable sets swift-log's handler to match).
     public var logFormat = LogFormat.text
-    /// The AEAD keys; nil generates one random key at start (ciphertexts then do not survive a restart).
-    public var keys: KeyRing?
+    /// Keys to import as version 1 of keys of their names (`--key-file`); without any key, a
+    /// key named `default` is made at first start.
+    public var keyFile: KeyFile?
+    /// The master key that seals key material in the store (`--master-key-file`); nil: see `MasterKey`.
+    public var masterKey: KeyWrap?
     /// Where job records live: in memory (the library's default), an SQLite file (the
     /// command's default) or PostgreSQL shared by replicas.
     public var store = StoreLocation.memory
+    /// How long an async decryption's plaintext waits for its first fetch before it is dropped.
+    public var resultTTL = Duration.seconds(300)
     /// How long a durable store keeps a finished job (besides `engine.retainedFinishedJobs`).
     public var jobRetention = Duration.seconds(24 * 3600)
 
@@ -87,10 +92,6 @@ public final class OffloadServer: Sendable {
         guard (1...JobRequestParser.batchItemCeiling).contains(configuration.maxBatchItems) else {
             throw ServerError("The batch limit must be from 1 to \(JobRequestParser.batchItemCeiling) items.")
         }
-        let keys = try configuration.keys ?? KeyRing.generated()
-        if keys.isEphemeral {
-            logger.warning("no key file: generated a random key; ciphertexts will not decrypt after a restart")
-        }
         if configuration.accessTokens != nil && configuration.tls == nil {
             logger.warning(
                 "bearer tokens cross the network in clear text without TLS (RFC 6750 requires it): pass --tls-cert and --tls-key, or terminate TLS in front of the service")
@@ -99,9 +100,22 @@ public final class OffloadServer: Sendable {
         let engine = try Engine(configuration: configuration.engine)
         var store: DurableStore?
         do {
-            if configuration.store.isDurable {
-                store = try openStore(configuration, engine: engine, logger: logger)
+            let wrap: KeyWrap
+            if let given = configuration.masterKey {
+                wrap = given
+            } else {
+                let (implied, warning) = try MasterKey.implied(for: configuration.store)
+                if let warning { logger.warning("\(warning)") }
+                wrap = implied
             }
+            // Ephemeral: nothing outlives the process, neither a store nor a key file.
+            let keys = KeyRing(
+                wrap: wrap, defaultName: configuration.keyFile?.defaultName,
+                isEphemeral: !configuration.store.isDurable && configuration.keyFile == nil)
+            if configuration.store.isDurable {
+                store = try openStore(configuration, engine: engine, keys: keys, wrap: wrap, logger: logger)
+            }
+            try KeyImport.run(configuration.keyFile, into: keys, store: store)
             let daemon = try Daemon(configuration: configuration, engine: engine, store: store, keys: keys, logger: logger)
             return OffloadServer(configuration: configuration, engine: engine, store: store, daemon: daemon, logger: logger)
         } catch {
@@ -112,20 +126,33 @@ public final class OffloadServer: Sendable {
     }
 
     /// Opens the durable store; a store that cannot be reached or is not ours stops the start.
-    private static func openStore(_ configuration: ServerConfiguration, engine: Engine, logger: Logger) throws -> DurableStore {
+    private static func openStore(
+        _ configuration: ServerConfiguration, engine: Engine, keys: KeyRing, wrap: KeyWrap, logger: Logger
+    ) throws -> DurableStore {
         // The longest a job can take (waiting for a slot, then running), and a margin: past
         // it, an unfinished job's replica is taken to be gone.
         let deadline = configuration.engine.queueTimeout + configuration.engine.jobTimeout + .seconds(10)
+        let store: DurableStore
         do {
-            return try DurableStore(
+            store = try DurableStore(
                 location: configuration.store, instance: instance(configuration),
                 retainedJobs: configuration.engine.retainedFinishedJobs, retention: configuration.jobRetention,
                 jobDeadline: deadline, logger: logger,
                 onCommitted: { [jobs = engine.store] ids in jobs.forget(ids) },
-                finishedTotals: { [jobs = engine.store] in jobs.finishedTotals })
-        } catch {
+                finishedTotals: { [jobs = engine.store] in jobs.finishedTotals },
+                masterKeyCheck: try MasterKey.check(wrap),
+                onKeys: { stored in
+                    for problem in keys.replace(with: stored) { logger.error("key not loaded", metadata: ["reason": "\(problem)"]) }
+                })
+        } catch let error as StoreError {
             throw ServerError("The job store \(configuration.store) cannot be used: \(error.message)")
         }
+        let problems = keys.replace(with: store.initialKeys)
+        guard problems.isEmpty else {
+            store.close()
+            throw ServerError("The store's keys cannot be opened: \(problems.joined(separator: "; ")).")
+        }
+        return store
     }
 
     /// The name written into the jobs this process runs: the replica's name, else host and port.

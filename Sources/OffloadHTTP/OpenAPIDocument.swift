@@ -131,7 +131,7 @@ paths:
   /keys:
     get:
       operationId: listKeys
-      summary: The key names and their algorithms, never key bytes.
+      summary: The keys, their types and versions, never key material.
       responses:
         '401': {$ref: '#/components/responses/Unauthorized'}
         '200':
@@ -145,20 +145,123 @@ paths:
                 properties:
                   keys:
                     type: array
-                    items:
-                      type: object
-                      required: [name, algorithms, default]
-                      additionalProperties: false
-                      properties:
-                        name: {type: string}
-                        algorithms:
-                          type: array
-                          items: {$ref: '#/components/schemas/Algorithm'}
-                        default: {type: boolean}
+                    items: {$ref: '#/components/schemas/KeySummary'}
                   ephemeral:
                     type: boolean
-                    description: True when the key was generated at start and dies with the process.
+                    description: True when nothing keeps the keys beyond the process (no store and no key file).
         '405': {$ref: '#/components/responses/MethodNotAllowed'}
+    post:
+      operationId: createKey
+      summary: Create a key; the service makes its material, which never leaves it.
+      description: With tokens, an admin principal only (403 forbidden otherwise).
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name]
+              additionalProperties: false
+              properties:
+                name: {type: string, pattern: '^[a-z0-9][a-z0-9_-]{0,63}$'}
+                type: {type: string, enum: [aes-256-gcm, chacha20-poly1305], default: aes-256-gcm}
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '201':
+          description: The key, version 1.
+          headers:
+            Location:
+              schema: {type: string}
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Key'}
+        '400': {$ref: '#/components/responses/Error'}
+        '403': {$ref: '#/components/responses/Error'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '409': {$ref: '#/components/responses/Error'}
+        '415': {$ref: '#/components/responses/Error'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+  /keys/{name}:
+    parameters:
+      - name: name
+        in: path
+        required: true
+        schema: {type: string}
+    get:
+      operationId: getKey
+      summary: One key with its versions (and when each was made), never key material.
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '200':
+          description: The key.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Key'}
+        '404': {$ref: '#/components/responses/Error'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+    patch:
+      operationId: updateKey
+      summary: Set min_decryption_version (older versions no longer decrypt) or deletion_allowed.
+      description: With tokens, an admin principal only.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              minProperties: 1
+              properties:
+                min_decryption_version: {type: integer, minimum: 1}
+                deletion_allowed: {type: boolean}
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '200':
+          description: The key as changed.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Key'}
+        '400': {$ref: '#/components/responses/Error'}
+        '403': {$ref: '#/components/responses/Error'}
+        '404': {$ref: '#/components/responses/Error'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '415': {$ref: '#/components/responses/Error'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+    delete:
+      operationId: deleteKey
+      summary: Delete a key and every version; only once deletion_allowed is true (409 otherwise).
+      description: With tokens, an admin principal only. Its ciphertexts then never decrypt again.
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '204': {description: Deleted.}
+        '403': {$ref: '#/components/responses/Error'}
+        '404': {$ref: '#/components/responses/Error'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '409': {$ref: '#/components/responses/Error'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+  /keys/{name}/rotate:
+    parameters:
+      - name: name
+        in: path
+        required: true
+        schema: {type: string}
+    post:
+      operationId: rotateKey
+      summary: Add a version; new encryptions use it, older versions still decrypt.
+      description: >-
+        With tokens, an admin principal only. Concurrent rotations get consecutive versions.
+        Every replica uses the new version within about a second.
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '200':
+          description: The key with its new version.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Key'}
+        '403': {$ref: '#/components/responses/Error'}
+        '404': {$ref: '#/components/responses/Error'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /stats:
     get:
       operationId: stats
@@ -326,6 +429,7 @@ components:
         Offload-Operation: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
         Offload-Algorithm: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
         Offload-Key: {description: 'With a raw output of an AEAD job, the key''s name.', schema: {type: string}}
+        Offload-Key-Version: {description: 'With a raw output of an AEAD job, the key''s version.', schema: {type: string}}
         Offload-Provider: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
         Offload-Owner: {description: 'With a raw output, as in the JSON.', schema: {type: string}}
         Offload-Input-Bytes: {description: 'With a raw output, as in the JSON.', schema: {type: integer}}
@@ -407,6 +511,33 @@ components:
               - $ref: '#/components/schemas/Error'
               - $ref: '#/components/schemas/Job'
   schemas:
+    KeySummary:
+      type: object
+      required: [name, type, latest_version, min_decryption_version, deletion_allowed, created_at, default]
+      additionalProperties: false
+      properties:
+        name: {type: string}
+        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305]}
+        latest_version: {type: integer, minimum: 1}
+        min_decryption_version: {type: integer, minimum: 1}
+        deletion_allowed: {type: boolean}
+        created_at: {type: string, format: date-time}
+        default: {type: boolean, description: The key a request that names none uses.}
+    Key:
+      allOf:
+        - $ref: '#/components/schemas/KeySummary'
+      type: object
+      required: [versions]
+      unevaluatedProperties: false
+      properties:
+        versions:
+          type: object
+          additionalProperties:
+            type: object
+            required: [created_at]
+            additionalProperties: false
+            properties:
+              created_at: {type: string, format: date-time}
     Algorithm:
       type: string
       enum: [xor-0xaa, aes-256-gcm, chacha20-poly1305]
@@ -416,13 +547,24 @@ components:
     InputObject:
       type: object
       additionalProperties: false
-      description: Exactly one of input, input_hex, input_base64.
+      description: >-
+        Exactly one of input, input_hex, input_base64, or (to /decrypt) ciphertext, which names
+        its key and version and takes neither algorithm, key nor key_version.
       properties:
         input: {type: string, description: UTF-8 text}
         input_hex: {type: string, pattern: '^([0-9a-fA-F]{2})*$'}
         input_base64: {type: string}
+        ciphertext: {type: string, description: 'offload:<key>:v<version>:<base64>, as /encrypt answers it.'}
         algorithm: {$ref: '#/components/schemas/Algorithm'}
-        key: {type: string, description: Key name for AEAD algorithms; the default key when left out.}
+        key:
+          type: string
+          description: >-
+            Key name for AEAD algorithms; the default key when left out. A key named without an
+            algorithm means the key's own type.
+        key_version:
+          type: integer
+          minimum: 1
+          description: The version to decrypt hex or base64 input with (1 when left out); encryption uses the latest.
         aad_base64: {type: string, description: Associated data for AEAD algorithms.}
     Batch:
       type: object
@@ -508,6 +650,13 @@ components:
         operation: {type: string, enum: [encrypt, decrypt]}
         algorithm: {$ref: '#/components/schemas/Algorithm'}
         key: {type: string, description: The key's name (never its bytes).}
+        key_version: {type: [integer, 'null'], minimum: 1, description: The version of the key the job used.}
+        ciphertext:
+          type: string
+          pattern: '^offload:[^:]+:v[0-9]+:[A-Za-z0-9+/]*={0,2}$'
+          description: >-
+            On a completed encryption whose algorithm is its key's type: what POST /decrypt
+            takes alone, {"ciphertext": "offload:<key>:v<version>:<base64>"}.
         input_bytes: {type: integer, minimum: 1}
         output_bytes: {type: [integer, 'null'], minimum: 0}
         output_hex: {type: string, pattern: '^([0-9a-f]{2})*$', description: Only on a completed job, never in lists.}

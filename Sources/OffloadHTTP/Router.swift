@@ -2,13 +2,14 @@ import Engine
 import Foundation
 import Store
 
-/// What a request leads to: an answer now, jobs whose answer comes when they finish, or a
-/// read of the durable store, answered when it returns.
+/// What a request leads to: an answer now, jobs whose answer comes when they finish, or an
+/// answer that comes later from another thread (a read or a change of the durable store):
+/// `later` is given the function to call with it, once.
 enum RouteOutcome {
     case respond(HTTPResponse)
     case runJob(JobRequest, respondAsync: Bool)
     case runBatch([Result<JobRequest, APIError>])
-    case lookUp(JobLookup)
+    case later(@Sendable (_ respond: @escaping @Sendable (HTTPResponse) -> Void) -> Void)
 }
 
 /// A read of the durable store (`GET /jobs/{id}` of a job not running here, `GET /jobs`).
@@ -33,7 +34,8 @@ struct Router: Sendable {
     let store: DurableStore?
 
     enum Route {
-        case encrypt, decrypt, jobs, job(String), keys, healthz, readyz, metrics, openAPI, stats
+        case encrypt, decrypt, jobs, job(String), keys, key(String), keyRotation(String), healthz, readyz, metrics, openAPI
+        case stats
         /// The live page and its files.
         case page, pageFile(String)
 
@@ -50,6 +52,16 @@ struct Router: Sendable {
             case "/metrics": self = .metrics
             case "/openapi.yaml": self = .openAPI
             default:
+                let keyPrefix = "/keys/"
+                if path.hasPrefix(keyPrefix) {
+                    let rest = path.dropFirst(keyPrefix.count).split(separator: "/", omittingEmptySubsequences: false)
+                    switch rest.count {
+                    case 1 where !rest[0].isEmpty: self = .key(String(rest[0]))
+                    case 2 where !rest[0].isEmpty && rest[1] == "rotate": self = .keyRotation(String(rest[0]))
+                    default: return nil
+                    }
+                    return
+                }
                 let pagePrefix = "/page/"
                 if path.hasPrefix(pagePrefix) {
                     let name = String(path.dropFirst(pagePrefix.count))
@@ -78,7 +90,9 @@ struct Router: Sendable {
         /// The methods the route answers; OPTIONS answers on every route.
         var methods: [String] {
             switch self {
-            case .encrypt, .decrypt: ["POST", "OPTIONS"]
+            case .encrypt, .decrypt, .keyRotation: ["POST", "OPTIONS"]
+            case .keys: ["GET", "HEAD", "POST", "OPTIONS"]
+            case .key: ["GET", "HEAD", "PATCH", "DELETE", "OPTIONS"]
             default: ["GET", "HEAD", "OPTIONS"]
             }
         }
@@ -91,6 +105,8 @@ struct Router: Sendable {
             case .jobs: "/jobs"
             case .job: "/jobs/{id}"
             case .keys: "/keys"
+            case .key: "/keys/{name}"
+            case .keyRotation: "/keys/{name}/rotate"
             case .healthz: "/healthz"
             case .readyz: "/readyz"
             case .metrics: "/metrics"
@@ -102,12 +118,12 @@ struct Router: Sendable {
         }
 
         /// Every method some route answers, for `OPTIONS *`.
-        static let allMethods = ["GET", "HEAD", "POST", "OPTIONS"]
+        static let allMethods = ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"]
             .filter { method in all.contains { $0.methods.contains(method) } }.joined(separator: ", ")
 
         /// Every route the service answers, for the OpenAPI coverage test.
         static let all: [Route] = [
-            .encrypt, .decrypt, .jobs, .job(""), .keys, .healthz, .readyz, .metrics, .openAPI, .stats, .page,
+            .encrypt, .decrypt, .jobs, .job(""), .keys, .key(""), .keyRotation(""), .healthz, .readyz, .metrics, .openAPI, .stats, .page,
             .pageFile("app.js"),
         ]
     }
@@ -137,19 +153,27 @@ struct Router: Sendable {
                 switch try parser.parse(request) {
                 case .single(var job):
                     job.owner = owner
-                    job.retainsOutput = request.prefersAsync || job.input.count <= Self.largestRetainedAnsweredInput
+                    job.retainsOutput = Self.retainsOutput(of: job, answeredDirectly: !request.prefersAsync)
                     return .runJob(job, respondAsync: request.prefersAsync)
                 case .batch(let items):
                     return .runBatch(items.map { item in item.map { job in
                         var owned = job
                         owned.owner = owner
-                        owned.retainsOutput = job.input.count <= Self.largestRetainedAnsweredInput
+                        owned.retainsOutput = Self.retainsOutput(of: job, answeredDirectly: true)
                         return owned
                     } })
                 }
             case .jobs: return try listJobs(request.query, for: request.principal)
             case .job(let id): return try job(id, for: request.principal)
-            case .keys: return .respond(listKeys())
+            case .keys:
+                return request.method == "POST" ? try keyAPI.create(request) : .respond(keyAPI.list())
+            case .key(let name):
+                switch request.method {
+                case "PATCH": return try keyAPI.update(name, request)
+                case "DELETE": return try keyAPI.delete(name, request)
+                default: return .respond(try keyAPI.show(name))
+                }
+            case .keyRotation(let name): return try keyAPI.rotate(name, request)
             case .healthz: return .respond(.json(200, Array(#"{"status":"ok"}"#.utf8)))
             case .readyz: return .respond(try readiness())
             case .metrics:
@@ -172,6 +196,14 @@ struct Router: Sendable {
     /// output in its answer seldom fetches it again, and keeping it would hold memory (the
     /// output of a job answered 202 is always kept, its client has not seen it yet).
     static let largestRetainedAnsweredInput = 64 * 1024
+
+    /// Whether the job record keeps the output once the job is done. A decryption's plaintext
+    /// is never kept when it was answered: the answer is its only copy (as in Vault and KMS);
+    /// an async one is kept until it is fetched (in this process's memory only, never in the store).
+    static func retainsOutput(of job: JobRequest, answeredDirectly: Bool) -> Bool {
+        guard answeredDirectly else { return true }
+        return job.operation != .decrypt && job.input.count <= largestRetainedAnsweredInput
+    }
 
     /// The answer to a job's request once the job has finished: the job as JSON, or for a
     /// client that prefers it, the raw output with the job's fields in headers.
@@ -222,28 +254,7 @@ struct Router: Sendable {
         return .json(200, Array(#"{"status":"ready"}"#.utf8))
     }
 
-    private func listKeys() -> HTTPResponse {
-        var json = JSONWriter()
-        json.beginObject()
-        json.key("keys")
-        json.beginArray()
-        for name in keys.keys.keys.sorted() {
-            json.beginObject()
-            json.field("name", name)
-            json.key("algorithms")
-            json.beginArray()
-            for algorithm in Algorithm.allCases where algorithm.isAEAD { json.string(algorithm.rawValue) }
-            json.endArray()
-            json.key("default")
-            json.bool(name == keys.defaultName)
-            json.endObject()
-        }
-        json.endArray()
-        json.key("ephemeral")
-        json.bool(keys.isEphemeral)
-        json.endObject()
-        return .json(200, json.bytes)
-    }
+    private var keyAPI: KeyAPI { KeyAPI(keys: keys, store: store) }
 
     /// A principal sees its own jobs, an admin every job; without tokens everyone sees every job.
     /// With a durable store the list is the store's: every replica's jobs.
@@ -251,7 +262,7 @@ struct Router: Sendable {
         let (status, limit) = try Self.jobListQuery(query)
         let owner = Self.visibleOwner(for: principal)
         if store != nil {
-            return .lookUp(.list(status: status, owner: owner, limit: limit))
+            return later(.list(status: status, owner: owner, limit: limit))
         }
         let (jobs, counts) = engine.store.list(status: status, owner: owner, limit: limit)
         return .respond(.json(200, JobJSON.list(jobs, counts: counts)))
@@ -262,8 +273,13 @@ struct Router: Sendable {
         principal?.isAdmin == false ? principal?.name : nil
     }
 
+    private func later(_ lookup: JobLookup) -> RouteOutcome {
+        let router = self
+        return .later { respond in router.answer(lookup, then: respond) }
+    }
+
     /// Answers a read of the durable store, on the store's reader thread.
-    func answer(_ lookup: JobLookup, then respond: @escaping @Sendable (HTTPResponse) -> Void) {
+    private func answer(_ lookup: JobLookup, then respond: @escaping @Sendable (HTTPResponse) -> Void) {
         guard let store else { preconditionFailure("a lookup needs a durable store") }
         switch lookup {
         case .job(let id, let owner, let live):
@@ -351,11 +367,18 @@ struct Router: Sendable {
         }
         let owner = Self.visibleOwner(for: principal)
         let live = engine.store.job(uuid)
+        if let live, live.operation == .decrypt, live.status.isFinished, live.output != nil,
+            owner == nil || live.owner == owner
+        {
+            // A plaintext is given once: this answer is its only copy from now on.
+            engine.store.dropPlaintext(uuid)
+            return .respond(.json(200, JobJSON.job(live)))
+        }
         // A job running here, or a synchronous one (the store never holds those), is answered
         // from memory; a finished async one, or another replica's, from the store, so that a
         // result is reported only once it is durable.
         if store != nil && (live.map { $0.storedDurably && $0.status.isFinished } ?? true) {
-            return .lookUp(.job(uuid, owner: owner, live: live))
+            return later(.job(uuid, owner: owner, live: live))
         }
         // Another principal's job is answered as one that does not exist: its id says nothing.
         guard let record = live, owner == nil || record.owner == owner else { throw Self.jobNotFound(id) }

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Store
 
@@ -29,5 +30,10 @@ extension ServerConfiguration {
         } catch let error as StoreError {
             throw ServerError(error.message)
         }
+    }
+
+    /// The master key of `--master-key-file`.
+    public static func masterKey(file: String) throws -> KeyWrap {
+        try MasterKey.load(file: file)
     }
 }

@@ -31,6 +31,11 @@ public final class DurableStore: Sendable {
     private let jobDeadline: Duration
     private let logger: Logger
     private let connect: @Sendable () throws(StoreError) -> any StoreConnection
+    /// Called on the writer thread with every key, once a second (keys changed by any replica).
+    private let onKeys: @Sendable ([StoredKey]) -> Void
+    /// The keys as the store held them at start.
+    public let initialKeys: [StoredKey]
+    static let masterKeyCheckName = "master_key_check"
     /// Called on the writer thread with the ids of finished jobs once their records are committed.
     private let onCommitted: @Sendable ([UUID]) -> Void
     /// Jobs this process has finished since it started (completed, failed), read once a second.
@@ -43,6 +48,8 @@ public final class DurableStore: Sendable {
 
     private struct Queue {
         var writes: [PendingWrite] = []
+        /// Key changes, each its own transaction after the batch; nil when the store is unreachable.
+        var tasks: [@Sendable ((any StoreConnection)?) -> Void] = []
         var stopping = false
     }
 
@@ -55,6 +62,7 @@ public final class DurableStore: Sendable {
     private let available = Atomic<Bool>(true)
     private let unavailableReason = Mutex<String?>(nil)
     private let committedWrites = Atomic<Int>(0)
+    private let closed = Atomic<Bool>(false)
     private let totals = Mutex<(completed: Int, failed: Int)?>(nil)
 
     /// Opens the store (creating or migrating its schema), fails the unfinished jobs an earlier
@@ -63,7 +71,8 @@ public final class DurableStore: Sendable {
     public init(
         location: StoreLocation, instance: String, retainedJobs: Int, retention: Duration, jobDeadline: Duration,
         logger: Logger, onCommitted: @escaping @Sendable ([UUID]) -> Void = { _ in },
-        finishedTotals: @escaping @Sendable () -> (completed: Int, failed: Int) = { (0, 0) }
+        finishedTotals: @escaping @Sendable () -> (completed: Int, failed: Int) = { (0, 0) },
+        masterKeyCheck: MasterKeyCheck? = nil, onKeys: @escaping @Sendable ([StoredKey]) -> Void = { _ in }
     ) throws(StoreError) {
         let connect: @Sendable () throws(StoreError) -> any StoreConnection
         switch location {
@@ -81,7 +90,17 @@ public final class DurableStore: Sendable {
         self.connect = connect
         self.onCommitted = onCommitted
         self.finishedTotals = finishedTotals
+        self.onKeys = onKeys
         let writer = try connect()
+        if let masterKeyCheck {
+            let stored = try writer.setMetaIfAbsent(Self.masterKeyCheckName, masterKeyCheck.sealed)
+            guard masterKeyCheck.opens(stored) else {
+                throw StoreError(
+                    "The master key does not open this store's keys (it is not the key the store was made with): "
+                        + "give the right --master-key-file.")
+            }
+        }
+        initialKeys = try writer.loadKeys()
         let lost = try writer.failUnfinished(
             instance: instance, deadlineBefore: nil, error: Self.instanceLost, now: Timestamp.now().wallNanoseconds)
         if lost > 0 {
@@ -116,6 +135,51 @@ public final class DurableStore: Sendable {
     /// Writes an async job's result; read back only once committed.
     public func finished(_ record: JobRecord) {
         enqueue(PendingWrite(write: .update(record), committed: nil))
+    }
+
+    // MARK: - Keys
+
+    /// Creates a key with its first version (sealed by `seal`).
+    public func createKey(name: String, type: String, seal: @escaping KeySealer, then: @escaping @Sendable (Result<KeyChange, StoreError>) -> Void) {
+        change({ connection, now throws(StoreError) in try connection.createKey(name: name, type: type, now: now, seal: seal) }, then: then)
+    }
+
+    public func rotateKey(name: String, seal: @escaping KeySealer, then: @escaping @Sendable (Result<KeyChange, StoreError>) -> Void) {
+        change({ connection, now throws(StoreError) in try connection.rotateKey(name: name, now: now, seal: seal) }, then: then)
+    }
+
+    public func updateKey(
+        name: String, minDecryptionVersion: Int?, deletionAllowed: Bool?,
+        then: @escaping @Sendable (Result<KeyChange, StoreError>) -> Void
+    ) {
+        change({ connection, now throws(StoreError) in
+            try connection.updateKey(name: name, minDecryptionVersion: minDecryptionVersion, deletionAllowed: deletionAllowed, now: now)
+        }, then: then)
+    }
+
+    public func deleteKey(name: String, then: @escaping @Sendable (Result<KeyChange, StoreError>) -> Void) {
+        change({ connection, now throws(StoreError) in try connection.deleteKey(name: name, now: now) }, then: then)
+    }
+
+    private func change(
+        _ body: @escaping @Sendable (any StoreConnection, Int64) throws(StoreError) -> KeyChange,
+        then: @escaping @Sendable (Result<KeyChange, StoreError>) -> Void
+    ) {
+        guard available.load(ordering: .relaxed) else {
+            return then(.failure(StoreError(unavailable ?? "The store is not reachable.", connectionLost: true)))
+        }
+        let task: @Sendable ((any StoreConnection)?) -> Void = { connection in
+            guard let connection else {
+                return then(.failure(StoreError("The store is not reachable.", connectionLost: true)))
+            }
+            do throws(StoreError) {
+                then(.success(try body(connection, Timestamp.now().wallNanoseconds)))
+            } catch {
+                then(.failure(error))
+            }
+        }
+        queue.withLock { $0.tasks.append(task) }
+        wakeWriter.signal()
     }
 
     private func enqueue(_ write: PendingWrite) {
@@ -182,6 +246,7 @@ public final class DurableStore: Sendable {
 
     /// Writes what is queued (one last attempt), then stops both threads; waits at most `timeout`.
     public func close(timeout: Duration = .seconds(10)) {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         queue.withLock { $0.stopping = true }
         reads.withLock { $0.stopping = true }
         wakeWriter.signal()
@@ -210,9 +275,12 @@ public final class DurableStore: Sendable {
         var writtenTotals = (completed: 0, failed: 0)
         while true {
             _ = wakeWriter.wait(timeout: .now() + .milliseconds(Int(Self.maintenanceInterval.nanoseconds / 1_000_000)))
-            let (writes, stopping) = queue.withLock { queue in
-                defer { queue.writes.removeAll(keepingCapacity: true) }
-                return (queue.writes, queue.stopping)
+            let (writes, tasks, stopping) = queue.withLock { queue in
+                defer {
+                    queue.writes.removeAll(keepingCapacity: true)
+                    queue.tasks.removeAll(keepingCapacity: true)
+                }
+                return (queue.writes, queue.tasks, queue.stopping)
             }
             if connection == nil && (ContinuousClock.now - lastAttempt > .seconds(1) || stopping) {
                 lastAttempt = .now
@@ -248,11 +316,15 @@ public final class DurableStore: Sendable {
                     fail(writes, because: StoreError(unavailable ?? "The store is not reachable."))
                 }
             }
+            for task in tasks { task(connection) }
+            if !tasks.isEmpty, let current = connection, let keys = try? current.loadKeys() {
+                onKeys(keys)  // a change is seen here at once, not at the next second
+            }
             if let current = connection, stopping || ContinuousClock.now - lastMaintenance >= Self.maintenanceInterval {
                 lastMaintenance = .now
                 maintain(current, writtenTotals: &writtenTotals, lost: &connection)
             }
-            if stopping && queue.withLock({ $0.writes.isEmpty }) {
+            if stopping && queue.withLock({ $0.writes.isEmpty && $0.tasks.isEmpty }) {
                 connection = nil
                 writerFinished.signal()
                 return
@@ -310,6 +382,8 @@ public final class DurableStore: Sendable {
                 instance: nil, deadlineBefore: now, error: Self.instanceLost, now: now)
             if failed > 0 { logger.warning("failed jobs whose replica stopped", metadata: ["jobs": "\(failed)"]) }
             _ = try connection.prune(keeping: retainedJobs, finishedBefore: now &- Int64(clamping: retention.nanoseconds))
+            // Every key, for the keys another replica changed (a rotation is used here within a second).
+            onKeys(try connection.loadKeys())
         } catch {
             if error.isConnectionLost {
                 lost = nil
@@ -335,6 +409,18 @@ public final class DurableStore: Sendable {
             }
             if stopping { return }
         }
+    }
+}
+
+/// A value sealed under the master key when the store was made, and a test that opens it: a
+/// wrong master key is caught at start, not by garbage keys later.
+public struct MasterKeyCheck: Sendable {
+    public let sealed: [UInt8]
+    public let opens: @Sendable ([UInt8]) -> Bool
+
+    public init(sealed: [UInt8], opens: @escaping @Sendable ([UInt8]) -> Bool) {
+        self.sealed = sealed
+        self.opens = opens
     }
 }
 

@@ -7,8 +7,8 @@ import Foundation
 /// blocking calls fit; an event-loop client (postgres-nio) would bring SwiftNIO's loops beside
 /// the engine's for no gain. The schema is versioned in `offload_schema`, migrated at start
 /// under an advisory lock, so replicas starting together do not race.
-final class PostgresConnection: StoreConnection {
-    static let schemaVersion = 1
+final class PostgresConnection: StoreConnection, SQLSession {
+    static let schemaVersion = 2
     /// Rows in one multi-row INSERT or UPDATE (21 or 12 parameters each; PostgreSQL allows 65,535).
     private static let rowsPerStatement = 1000
 
@@ -78,6 +78,12 @@ final class PostgresConnection: StoreConnection {
                 try execute("CREATE INDEX jobs_unfinished ON jobs (deadline_ns) WHERE status IN \(JobRow.unfinishedStatuses)")
                 try execute("CREATE TABLE job_totals (instance text PRIMARY KEY, completed bigint NOT NULL, failed bigint NOT NULL)")
                 try execute("INSERT INTO offload_schema (version) VALUES (1)")
+            }
+            if version < 2 {
+                try execute("ALTER TABLE jobs ADD COLUMN key_version integer")
+                try execute("ALTER TABLE jobs ADD COLUMN describes_output integer NOT NULL DEFAULT 0")
+                try createKeyTables(blob: "bytea")
+                try execute("UPDATE offload_schema SET version = 2")
             }
             try execute("COMMIT")
         } catch {
@@ -167,7 +173,7 @@ final class PostgresConnection: StoreConnection {
     func job(_ id: UUID) throws(StoreError) -> JobRecord? {
         let rows = try query(
             "SELECT \(JobRow.selectList(withOutput: true, emptyBlob: "''::bytea")) FROM jobs WHERE id = $1",
-            [.text(id.uuidString.lowercased())], kinds: JobRow.columns.prefix(19).map(\.kind))
+            [.text(id.uuidString.lowercased())], kinds: JobRow.readColumns.map(\.kind))
         return try rows.first.map { row throws(StoreError) in try JobRow.record(row) }
     }
 
@@ -194,7 +200,7 @@ final class PostgresConnection: StoreConnection {
         let rows = try query(
             "SELECT \(JobRow.selectList(withOutput: false, emptyBlob: "''::bytea")) FROM jobs\(whereClause) "
                 + "ORDER BY created_ns DESC LIMIT $\(parameters.count)", parameters,
-            kinds: JobRow.columns.prefix(19).map(\.kind))
+            kinds: JobRow.readColumns.map(\.kind))
         var jobs: [JobRecord] = []
         for row in rows { jobs.append(try JobRow.record(row)) }
         return (jobs, counts)
@@ -224,6 +230,20 @@ final class PostgresConnection: StoreConnection {
             """, [.integer(finishedBefore), .integer(Int64(keeping))])
     }
 
+    // MARK: - SQLSession
+
+    func run(_ sql: String, _ values: [StoreValue]) throws(StoreError) -> Int {
+        try execute(sql, values)
+    }
+
+    func select(_ sql: String, _ values: [StoreValue], kinds: [JobRow.Kind]) throws(StoreError) -> [[StoreValue]] {
+        try query(sql, values, kinds: kinds)
+    }
+
+    func begin() throws(StoreError) { try execute("BEGIN") }
+    func commit() throws(StoreError) { try execute("COMMIT") }
+    func rollback() { _ = try? execute("ROLLBACK") }
+
     // MARK: - libpq calls
 
     private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
@@ -231,7 +251,7 @@ final class PostgresConnection: StoreConnection {
     }
 
     /// Runs a statement with parameters (blobs sent binary, the rest as text); returns the result.
-    private func run(_ sql: String, _ parameters: [StoreValue]) throws(StoreError) -> OpaquePointer {
+    private func result(of sql: String, _ parameters: [StoreValue]) throws(StoreError) -> OpaquePointer {
         var texts: [UnsafeMutablePointer<CChar>?] = []
         var lengths: [Int32] = []
         var formats: [Int32] = []
@@ -271,13 +291,13 @@ final class PostgresConnection: StoreConnection {
     /// Runs a statement; returns the rows it changed.
     @discardableResult
     private func execute(_ sql: String, _ parameters: [StoreValue] = []) throws(StoreError) -> Int {
-        let result = try run(sql, parameters)
+        let result = try result(of: sql, parameters)
         defer { PQclear(result) }
         return Int(String(cString: PQcmdTuples(result))) ?? 0
     }
 
     private func query(_ sql: String, _ parameters: [StoreValue], kinds: [JobRow.Kind]) throws(StoreError) -> [[StoreValue]] {
-        let result = try run(sql, parameters)
+        let result = try result(of: sql, parameters)
         defer { PQclear(result) }
         let rowCount = PQntuples(result)
         var rows: [[StoreValue]] = []

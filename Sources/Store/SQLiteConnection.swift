@@ -8,10 +8,10 @@ import Glibc
 /// process and of the machine. Uses the system's SQLite C library directly: the store needs a
 /// dozen statements run from threads of its own, and a wrapper (GRDB, sqlite-nio) would add a
 /// concurrency model of its own on top.
-final class SQLiteConnection: StoreConnection {
+final class SQLiteConnection: StoreConnection, SQLSession {
     /// `PRAGMA application_id` of our files ("OFFH"): a file with another id is another program's.
     static let applicationID: Int32 = 0x4F46_4648
-    static let schemaVersion = 1
+    static let schemaVersion = 2
 
     private let database: OpaquePointer
     private let path: String
@@ -136,6 +136,12 @@ final class SQLiteConnection: StoreConnection {
                 try execute("PRAGMA application_id = \(Self.applicationID)")
                 try execute("PRAGMA user_version = 1")
             }
+            if version < 2 {
+                try execute("ALTER TABLE jobs ADD COLUMN key_version INTEGER")
+                try execute("ALTER TABLE jobs ADD COLUMN describes_output INTEGER NOT NULL DEFAULT 0")
+                try createKeyTables(blob: "BLOB")
+                try execute("PRAGMA user_version = 2")
+            }
             try execute("COMMIT")
         } catch {
             _ = try? execute("ROLLBACK")
@@ -237,6 +243,26 @@ final class SQLiteConnection: StoreConnection {
                 SELECT finished_ns FROM jobs WHERE finished_ns IS NOT NULL ORDER BY finished_ns DESC LIMIT 1 OFFSET ?))
             """, [.integer(finishedBefore), .integer(Int64(keeping))])
         return Int(sqlite3_changes(database))
+    }
+
+    // MARK: - SQLSession
+
+    func run(_ sql: String, _ values: [StoreValue]) throws(StoreError) -> Int {
+        try execute(Self.numbered(sql), values)
+        return Int(sqlite3_changes(database))
+    }
+
+    func select(_ sql: String, _ values: [StoreValue], kinds: [JobRow.Kind]) throws(StoreError) -> [[StoreValue]] {
+        try query(Self.numbered(sql), values)
+    }
+
+    func begin() throws(StoreError) { try execute("BEGIN IMMEDIATE") }
+    func commit() throws(StoreError) { try execute("COMMIT") }
+    func rollback() { _ = try? execute("ROLLBACK") }
+
+    /// `$1` as SQLite's `?1`.
+    private static func numbered(_ sql: String) -> String {
+        sql.replacing(/\$(\d+)/) { "?\($0.1)" }
     }
 
     // MARK: - SQLite calls

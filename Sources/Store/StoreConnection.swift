@@ -24,6 +24,18 @@ protocol StoreConnection: AnyObject {
     func failUnfinished(instance: String?, deadlineBefore: Int64?, error: EngineError, now: Int64) throws(StoreError) -> Int
     /// Adds finished jobs to `instance`'s totals; returns the totals of every instance.
     func addTotals(instance: String, completed: Int, failed: Int) throws(StoreError) -> (completed: Int, failed: Int)
+    // Keys (schema version 2). Each change is a transaction of its own.
+    /// Every key that is not deleted, with its versions.
+    func loadKeys() throws(StoreError) -> [StoredKey]
+    func createKey(name: String, type: String, now: Int64, seal: KeySealer) throws(StoreError) -> KeyChange
+    /// Adds the next version; concurrent rotations get consecutive numbers.
+    func rotateKey(name: String, now: Int64, seal: KeySealer) throws(StoreError) -> KeyChange
+    func updateKey(name: String, minDecryptionVersion: Int?, deletionAllowed: Bool?, now: Int64) throws(StoreError) -> KeyChange
+    func deleteKey(name: String, now: Int64) throws(StoreError) -> KeyChange
+    /// A value of the store's own (the master key's check value).
+    func meta(_ name: String) throws(StoreError) -> [UInt8]?
+    /// Sets it unless it is set; returns the value the store holds afterwards.
+    func setMetaIfAbsent(_ name: String, _ value: [UInt8]) throws(StoreError) -> [UInt8]
     /// Deletes finished jobs beyond the newest `keeping` and those finished before `finishedBefore`.
     func prune(keeping: Int, finishedBefore: Int64) throws(StoreError) -> Int
 }

@@ -78,6 +78,9 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "File holding the PostgreSQL password of --store; readable by its owner only. [env: OFFLOAD_STORE_PASSWORD_FILE]")
     var storePasswordFile: String?
 
+    @Option(help: "How long the plaintext of an async /decrypt waits for its first GET /jobs/{id}, which takes it, such as 5m. [env: OFFLOAD_RESULT_TTL] (default: 5m)")
+    var resultTTL: String?
+
     @Option(help: "How long the store keeps a finished job, such as 24h (--retained-jobs bounds their number too). [env: OFFLOAD_JOB_RETENTION] (default: 24h)")
     var jobRetention: String?
 
@@ -111,8 +114,11 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "This replica's name, sent as the Offload-Replica header of every answer (for example the pod name). [env: OFFLOAD_REPLICA]")
     var replica: String?
 
-    @Option(help: "JSON file of key name to base64 256-bit key for the AEAD algorithms; must not be readable by group or others. Without it, one random key is generated at start. [env: OFFLOAD_KEY_FILE]")
+    @Option(help: "JSON file of key name to base64 256-bit key, imported as version 1 of AES-256-GCM keys of those names; must not be readable by group or others. Without any key, one named default is made at first start. [env: OFFLOAD_KEY_FILE]")
     var keyFile: String?
+
+    @Option(help: "File holding the base64 of the 32-byte master key that seals key material in the store (openssl rand -base64 32); readable by its owner only. Without it: one generated beside an SQLite store (master.key), required with PostgreSQL. [env: OFFLOAD_MASTER_KEY_FILE]")
+    var masterKeyFile: String?
 
     @Option(help: "Key used when a request names none; may be left out when the key file holds one key. [env: OFFLOAD_DEFAULT_KEY]")
     var defaultKey: String?
@@ -279,6 +285,13 @@ struct OffloadHTTPCommand: ParsableCommand {
             guard duration >= .seconds(1) else { throw ValidationError("must be at least 1s") }
             return duration
         }
+        configuration.resultTTL = try setting(
+            resultTTL, "--result-ttl", "OFFLOAD_RESULT_TTL", default: configuration.resultTTL
+        ) { text in
+            let duration = try ConfigurationValue.duration(text)
+            guard duration >= .seconds(1) else { throw ValidationError("must be at least 1s") }
+            return duration
+        }
         configuration.connectionLimit = try setting(
             connectionLimit, "--connection-limit", "OFFLOAD_CONNECTION_LIMIT", default: configuration.connectionLimit
         ) { try ConfigurationValue.integer($0, in: 1...1_000_000) }
@@ -328,7 +341,10 @@ struct OffloadHTTPCommand: ParsableCommand {
     private func loadSecrets(into configuration: inout ServerConfiguration) throws {
         let environment = ProcessInfo.processInfo.environment
         if let keyFile = keyFile ?? environment["OFFLOAD_KEY_FILE"] {
-            configuration.keys = try KeyRing.load(file: keyFile, defaultName: defaultKey ?? environment["OFFLOAD_DEFAULT_KEY"])
+            configuration.keyFile = try KeyFile.load(file: keyFile, defaultName: defaultKey ?? environment["OFFLOAD_DEFAULT_KEY"])
+        }
+        if let masterKeyFile = masterKeyFile ?? environment["OFFLOAD_MASTER_KEY_FILE"] {
+            configuration.masterKey = try ServerConfiguration.masterKey(file: masterKeyFile)
         }
         if let tokenFile = authTokenFile ?? environment["OFFLOAD_AUTH_TOKEN_FILE"] {
             configuration.accessTokens = try AccessTokens.load(file: tokenFile)

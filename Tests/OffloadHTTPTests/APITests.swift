@@ -150,8 +150,8 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
     func tamperedDataWrongAADAndWrongKeyFailAuthenticationWithoutPlaintext(algorithm: String, provider: String) async throws {
         let keyFile = try writeKeyFile(["alpha": Array(repeating: 1, count: 32), "beta": Array(repeating: 2, count: 32)])
         defer { unlink(keyFile) }
-        let keys = try KeyRing.load(file: keyFile, defaultName: "alpha")
-        try await withServer({ $0.keys = keys; $0.engine.provider = provider }) { server in
+        let keys = try KeyFile.load(file: keyFile, defaultName: "alpha")
+        try await withServer({ $0.keyFile = keys; $0.engine.provider = provider }) { server in
             let aad = Data("header".utf8).base64EncodedString()
             let sealed = try await server.postJSON("/encrypt", ["input": "secret", "algorithm": algorithm, "aad_base64": aad])
             var bytes = hexBytes(try #require(sealed.json["output_hex"] as? String))
@@ -194,9 +194,9 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
         // service seals with a key, another on OpenSSL's default provider opens, and back.
         let keyFile = try writeKeyFile(["shared": Array(repeating: 7, count: 32)])
         defer { unlink(keyFile) }
-        let keys = try KeyRing.load(file: keyFile, defaultName: nil)
-        try await withServer({ $0.keys = keys }) { simulation in
-            try await withServer({ $0.keys = keys; $0.engine.provider = "default" }) { software in
+        let keys = try KeyFile.load(file: keyFile, defaultName: nil)
+        try await withServer({ $0.keyFile = keys }) { simulation in
+            try await withServer({ $0.keyFile = keys; $0.engine.provider = "default" }) { software in
                 for algorithm in ["aes-256-gcm", "chacha20-poly1305"] {
                     for (sealer, opener) in [(simulation, software), (software, simulation)] {
                         let sealed = try await sealer.postJSON("/encrypt", ["input": "portable", "algorithm": algorithm])
@@ -245,8 +245,8 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
         let secret: [UInt8] = Array(0..<32)
         let keyFile = try writeKeyFile(["main": secret, "backup": Array(repeating: 9, count: 32)])
         defer { unlink(keyFile) }
-        let keys = try KeyRing.load(file: keyFile, defaultName: "main")
-        try await withServer({ $0.keys = keys }) { server in
+        let keys = try KeyFile.load(file: keyFile, defaultName: "main")
+        try await withServer({ $0.keyFile = keys }) { server in
             let reply = try await server.get("/keys")
             #expect(reply.status == 200)
             let listed = try #require(reply.json["keys"] as? [[String: Any]])
@@ -262,23 +262,23 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
     @Test func aKeyFileReadableByOthersIsRefused() throws {
         let keyFile = try writeKeyFile(["main": Array(repeating: 1, count: 32)], mode: 0o644)
         defer { unlink(keyFile) }
-        #expect(throws: ServerError.self) { try KeyRing.load(file: keyFile, defaultName: nil) }
+        #expect(throws: ServerError.self) { try KeyFile.load(file: keyFile, defaultName: nil) }
     }
 
     @Test func groupReadIsAllowedOnlyWhenRootOwnsTheKeyFile() throws {
         let keyFile = try writeKeyFile(["main": Array(repeating: 1, count: 32)], mode: 0o640)
         defer { unlink(keyFile) }
         guard getuid() == 0 else { return }  // only root can hand the file to another owner
-        #expect(try KeyRing.load(file: keyFile, defaultName: nil).defaultName == "main")
+        #expect(try KeyFile.load(file: keyFile, defaultName: nil).defaultName == "main")
         chown(keyFile, 4242, 4242)
-        #expect(throws: ServerError.self) { try KeyRing.load(file: keyFile, defaultName: nil) }
+        #expect(throws: ServerError.self) { try KeyFile.load(file: keyFile, defaultName: nil) }
     }
 
     @Test func badKeyFilesAreRefusedWithoutShowingTheKey() throws {
         let short = try writeKeyFile(["main": Array(repeating: 7, count: 16)])
         defer { unlink(short) }
         do {
-            _ = try KeyRing.load(file: short, defaultName: nil)
+            _ = try KeyFile.load(file: short, defaultName: nil)
             Issue.record("a 128-bit key was accepted")
         } catch {
             #expect("\(error)".contains("main"))
@@ -286,9 +286,9 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
         }
         let several = try writeKeyFile(["a": Array(repeating: 1, count: 32), "b": Array(repeating: 2, count: 32)])
         defer { unlink(several) }
-        #expect(throws: ServerError.self) { try KeyRing.load(file: several, defaultName: nil) }
-        #expect(throws: ServerError.self) { try KeyRing.load(file: several, defaultName: "c") }
-        #expect(try KeyRing.load(file: several, defaultName: "b").defaultName == "b")
+        #expect(throws: ServerError.self) { try KeyFile.load(file: several, defaultName: nil) }
+        #expect(throws: ServerError.self) { try KeyFile.load(file: several, defaultName: "c") }
+        #expect(try KeyFile.load(file: several, defaultName: "b").defaultName == "b")
         // The same name twice: JSON parsers keep one of the two, each its own choice.
         let twice = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID()).json").path
         defer { unlink(twice) }
@@ -296,7 +296,7 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
         let second = Data(Array(repeating: 2, count: 32)).base64EncodedString()
         try #"{"main": "\#(first)", "m\u0061in": "\#(second)"}"#.write(toFile: twice, atomically: true, encoding: .utf8)
         chmod(twice, 0o600)
-        #expect(performing: { try KeyRing.load(file: twice, defaultName: nil) }, throws: { error in
+        #expect(performing: { try KeyFile.load(file: twice, defaultName: nil) }, throws: { error in
             "\(error)".contains("'main' is named twice") && !"\(error)".contains(first) && !"\(error)".contains(second)
         })
     }

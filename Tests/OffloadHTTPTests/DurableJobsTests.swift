@@ -152,14 +152,25 @@ import Testing
     }
 
     @Test func theCommandExitsNonZeroWhenTheStoreCannotBeOpened() throws {
-        let process = try ChildProcess(
-            ServiceProcess.executable.path, ["--port", "0", "--store", "postgres://nobody@127.0.0.1:1/none"],
-            stdout: .pipe, stderr: .pipe)
-        let output = process.output!.readDataToEndOfFile()
-        #expect(process.wait() != 0)
-        let log = String(decoding: output, as: UTF8.self)
-        #expect(log.contains("could not start"))
-        #expect(log.contains("Cannot connect to PostgreSQL"))
+        func start(_ arguments: [String]) throws -> (status: Int32, log: String) {
+            let process = try ChildProcess(
+                ServiceProcess.executable.path, ["--port", "0", "--store", "postgres://nobody@127.0.0.1:1/none"] + arguments,
+                stdout: .pipe, stderr: .pipe)
+            let output = process.output!.readDataToEndOfFile()
+            return (process.wait(), String(decoding: output, as: UTF8.self))
+        }
+        // Replicas must share their master key: none given is refused before anything else.
+        let withoutKey = try start([])
+        #expect(withoutKey.status != 0)
+        #expect(withoutKey.log.contains("needs --master-key-file"))
+        let masterKey = FileManager.default.temporaryDirectory.appendingPathComponent("master-\(UUID()).key").path
+        defer { unlink(masterKey) }
+        try (Data(repeating: 9, count: 32).base64EncodedString() + "\n").write(toFile: masterKey, atomically: true, encoding: .utf8)
+        chmod(masterKey, 0o600)
+        let unreachable = try start(["--master-key-file", masterKey])
+        #expect(unreachable.status != 0)
+        #expect(unreachable.log.contains("could not start"))
+        #expect(unreachable.log.contains("Cannot connect to PostgreSQL"))
     }
 }
 

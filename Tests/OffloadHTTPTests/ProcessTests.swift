@@ -58,7 +58,8 @@ import Testing
         #expect(requests.allSatisfy { $0["http.status"] == "200" && $0["http.path"] == "/encrypt" && $0["job.id"] != nil })
         #expect(requests.allSatisfy { Double($0["duration_ms"] ?? "") != nil })
         #expect(!log.contains(secret))
-        #expect(objects.contains { $0["level"] == "warning" && $0["message"]?.contains("random key") == true })
+        // The default store made a master key beside it, and said where.
+        #expect(objects.contains { $0["level"] == "warning" && $0["message"]?.contains("generated a master key") == true })
     }
 
     @Test func hangupAndUserSignalsNeitherKillNorStopTheService() async throws {
