@@ -35,6 +35,14 @@ enum MasterKey {
                 atPath: URL(fileURLWithPath: file).deletingLastPathComponent().path, withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o700])
             let descriptor = Glibc.open(file, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+            if descriptor < 0 && errno == EEXIST {
+                // Another process on the same store made it a moment ago: use that one, once written.
+                for _ in 0..<50 {
+                    if let wrap = try? load(file: file) { return (wrap, nil) }
+                    usleep(20_000)
+                }
+                return (try load(file: file), nil)
+            }
             guard descriptor >= 0 else {
                 throw ServerError("Cannot create the master key file \(file): \(String(cString: strerror(errno))).")
             }

@@ -274,7 +274,9 @@ public final class DurableStore: Sendable {
         var lastAttempt = ContinuousClock.now
         var writtenTotals = (completed: 0, failed: 0)
         while true {
-            _ = wakeWriter.wait(timeout: .now() + .milliseconds(Int(Self.maintenanceInterval.nanoseconds / 1_000_000)))
+            // Until the next maintenance is due, or a write comes.
+            let due = lastMaintenance + Self.maintenanceInterval - ContinuousClock.now
+            _ = wakeWriter.wait(timeout: .now() + .milliseconds(max(1, Int(due.nanoseconds / 1_000_000) + 1)))
             let (writes, tasks, stopping) = queue.withLock { queue in
                 defer {
                     queue.writes.removeAll(keepingCapacity: true)

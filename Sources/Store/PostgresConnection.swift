@@ -41,6 +41,9 @@ final class PostgresConnection: StoreConnection, SQLSession {
                 "Cannot connect to PostgreSQL at \(StoreLocation.redacted(url)): \(message)", connectionLost: true)
         }
         self.connection = connection
+        // libpq prints the server's notices (such as "relation already exists, skipping" of
+        // CREATE TABLE IF NOT EXISTS) on standard error; they say nothing an operator needs.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         do throws(StoreError) {
             try migrate()
         } catch {
