@@ -524,12 +524,17 @@ components:
         created_at: {type: string, format: date-time}
         default: {type: boolean, description: The key a request that names none uses.}
     Key:
-      allOf:
-        - $ref: '#/components/schemas/KeySummary'
       type: object
-      required: [versions]
-      unevaluatedProperties: false
+      required: [name, type, latest_version, min_decryption_version, deletion_allowed, created_at, default, versions]
+      additionalProperties: false
       properties:
+        name: {type: string}
+        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305]}
+        latest_version: {type: integer, minimum: 1}
+        min_decryption_version: {type: integer, minimum: 1}
+        deletion_allowed: {type: boolean}
+        created_at: {type: string, format: date-time}
+        default: {type: boolean, description: The key a request that names none uses.}
         versions:
           type: object
           additionalProperties:
