@@ -102,6 +102,19 @@ int cipher_job_run(void *arguments)
         return 1;
     }
     run(job);
+    cipher_job *then = job->then;
+    if (then != NULL && job->failed_step == CIPHER_JOB_OK) {
+        then->input = job->output;
+        then->input_length = job->output_length;
+        run(then);
+        job->failed_step = then->failed_step;
+        job->error = then->error;
+        if (then->has_device_result) {
+            job->device_unit = then->device_unit;
+            job->device_nanoseconds += then->device_nanoseconds;
+            job->has_device_result = 1;
+        }
+    }
     if (job->measures_stack)
         job->deepest_stack_bytes = cipher_job_measure_stack(top);
     return 1;

@@ -94,7 +94,10 @@ final class AsyncJob {
     var detached = false
     private let cipherContext: OpaquePointer
     private let work: UnsafeMutablePointer<cipher_job>
-    /// key | nonce | tag | aad | input | output, all the job's bytes in one allocation.
+    /// A rewrap's sealing half (run on the first half's output), and its cipher context.
+    private let sealing: (work: UnsafeMutablePointer<cipher_job>, context: OpaquePointer)?
+    /// key | nonce | tag | aad | input | output, all the job's bytes in one allocation; a
+    /// rewrap adds key | nonce | tag | output of its sealing half.
     private let memory: UnsafeMutableRawBufferPointer
     private var owningThread: pthread_t?
 
@@ -104,7 +107,7 @@ final class AsyncJob {
          diagnostics: EngineDiagnostics) throws {
         let request = submission.request
         let isAEAD = request.algorithm.isAEAD
-        let opensSealed = isAEAD && request.operation == .decrypt
+        let opensSealed = isAEAD && request.operation.opensSealed
         if opensSealed && request.input.count < Algorithm.aeadOverhead {
             throw EngineError(
                 code: .invalidCiphertext,
@@ -118,7 +121,9 @@ final class AsyncJob {
         }
         let dataCount = opensSealed ? request.input.count - Algorithm.aeadOverhead : request.input.count
         let fixed = Self.keyByteCount + Self.nonceByteCount + Self.tagByteCount
-        memory = .allocate(byteCount: fixed + request.aad.count + 2 * dataCount + 1, alignment: 16)
+        let rewraps = request.operation == .rewrap && request.rewrapKey != nil
+        memory = .allocate(
+            byteCount: fixed + request.aad.count + 2 * dataCount + 1 + (rewraps ? fixed + dataCount : 0), alignment: 16)
         memory.initializeMemory(as: UInt8.self, repeating: 0)
         let base = memory.baseAddress!
         let key = base
@@ -150,7 +155,7 @@ final class AsyncJob {
         work.initialize(to: cipher_job())
         work.pointee.context = cipherContext
         work.pointee.cipher = cipher
-        work.pointee.encrypt = request.operation == .encrypt ? 1 : 0
+        work.pointee.encrypt = request.operation.opensSealed ? 0 : 1
         work.pointee.is_aead = isAEAD ? 1 : 0
         work.pointee.key = isAEAD ? UnsafePointer(key.assumingMemoryBound(to: UInt8.self)) : nil
         work.pointee.nonce = isAEAD ? UnsafePointer(nonce.assumingMemoryBound(to: UInt8.self)) : nil
@@ -161,6 +166,39 @@ final class AsyncJob {
         work.pointee.output = output.assumingMemoryBound(to: UInt8.self)
         work.pointee.tag = tag.assumingMemoryBound(to: UInt8.self)
         work.pointee.measures_stack = diagnostics.stackGauge != nil ? 1 : 0
+        if rewraps, let sealingKey = request.rewrapKey {
+            // The sealing half: a fresh nonce, the new key version, the same AAD; its input is
+            // the opening half's output, set by the job when that half is done.
+            let key2 = output + dataCount + 1
+            let nonce2 = key2 + Self.keyByteCount
+            let tag2 = nonce2 + Self.nonceByteCount
+            let output2 = tag2 + Self.tagByteCount
+            sealingKey.bytes.withUnsafeBytes { key2.copyMemory(from: $0.baseAddress!, byteCount: Self.keyByteCount) }
+            guard let context2 = EVP_CIPHER_CTX_new(),
+                RAND_bytes(nonce2.assumingMemoryBound(to: UInt8.self), Int32(Self.nonceByteCount)) == 1
+            else {
+                EVP_CIPHER_CTX_free(cipherContext)
+                memory.deallocate()
+                work.deallocate()
+                throw EngineError(code: .engineError, message: "Preparing the rewrap failed: \(openSSLErrors())")
+            }
+            let second = UnsafeMutablePointer<cipher_job>.allocate(capacity: 1)
+            second.initialize(to: cipher_job())
+            second.pointee.context = context2
+            second.pointee.cipher = cipher
+            second.pointee.encrypt = 1
+            second.pointee.is_aead = 1
+            second.pointee.key = UnsafePointer(key2.assumingMemoryBound(to: UInt8.self))
+            second.pointee.nonce = UnsafePointer(nonce2.assumingMemoryBound(to: UInt8.self))
+            second.pointee.aad = UnsafePointer(aad.assumingMemoryBound(to: UInt8.self))
+            second.pointee.aad_length = request.aad.count
+            second.pointee.output = output2.assumingMemoryBound(to: UInt8.self)
+            second.pointee.tag = tag2.assumingMemoryBound(to: UInt8.self)
+            work.pointee.then = second
+            sealing = (second, context2)
+        } else {
+            sealing = nil
+        }
         self.cipherContext = cipherContext
         self.submission = submission
         self.waitContext = waitContext
@@ -169,6 +207,10 @@ final class AsyncJob {
 
     deinit {
         EVP_CIPHER_CTX_free(cipherContext)
+        if let sealing {
+            EVP_CIPHER_CTX_free(sealing.context)
+            sealing.work.deallocate()
+        }
         // The key and the data leave no copy behind in freed memory.
         memset(memory.baseAddress!, 0, memory.count)
         memory.deallocate()
@@ -225,13 +267,15 @@ final class AsyncJob {
             return (.failure(failure(result, provider: provider)), unit, device)
         }
         let request = submission.request
-        let produced = UnsafeRawBufferPointer(start: result.output, count: result.output_length)
-        if request.algorithm.isAEAD && request.operation == .encrypt {
+        // A rewrap's output is its sealing half's.
+        let last = sealing?.work.pointee ?? result
+        let produced = UnsafeRawBufferPointer(start: last.output, count: last.output_length)
+        if request.algorithm.isAEAD && request.operation.sealsOutput {
             var sealed = [UInt8]()
             sealed.reserveCapacity(Self.nonceByteCount + produced.count + Self.tagByteCount)
-            sealed += UnsafeRawBufferPointer(start: result.nonce, count: Self.nonceByteCount)
+            sealed += UnsafeRawBufferPointer(start: last.nonce, count: Self.nonceByteCount)
             sealed += produced
-            sealed += UnsafeRawBufferPointer(start: result.tag, count: Self.tagByteCount)
+            sealed += UnsafeRawBufferPointer(start: last.tag, count: Self.tagByteCount)
             return (.success(sealed), unit, device)
         }
         return (.success(Array(produced)), unit, device)
@@ -252,7 +296,7 @@ final class AsyncJob {
         }
         let request = submission.request
         if result.failed_step == Int32(CIPHER_JOB_FINAL.rawValue) && request.algorithm.isAEAD
-            && request.operation == .decrypt {
+            && request.operation.opensSealed {
             // Which of key, data or AAD was wrong cannot be told apart, by design of AEAD.
             return EngineError(
                 code: .authenticationFailed,

@@ -16,9 +16,19 @@ public enum Algorithm: String, Sendable, CaseIterable {
     public static let aeadOverhead = 28
 }
 
-/// Which way an operation goes.
+/// What a job does.
 public enum JobOperation: String, Sendable, CaseIterable {
     case encrypt, decrypt
+    /// Opens a ciphertext under one key version and seals it under another, in one job: the
+    /// plaintext never leaves the job's memory.
+    case rewrap
+    /// Seals fresh random bytes (a data key, for envelope encryption).
+    case datakey
+
+    /// Whether the job's input is a sealed `nonce || ciphertext || tag` to open first.
+    public var opensSealed: Bool { self == .decrypt || self == .rewrap }
+    /// Whether the job's output is a ciphertext (else a plaintext, which is never kept).
+    public var sealsOutput: Bool { self != .decrypt }
 }
 
 /// Where a job is in its life.
@@ -79,6 +89,11 @@ public struct JobRequest: Sendable {
     /// Whether the output is a ciphertext its key's type made, so that the answer can name the
     /// key and version with it (`offload:<key>:v<n>:...`).
     public var describesOutput = false
+    /// A rewrap's key version to seal under (`key` is the one that opens).
+    public var rewrapKey: CipherKey?
+    /// The answer carries the input (a data key asked for with its plaintext); the record
+    /// never does.
+    public var answersWithInput = false
 
     public init(operation: JobOperation = .encrypt, algorithm: Algorithm = .xor0xAA, input: [UInt8],
                 key: CipherKey? = nil, aad: [UInt8] = [], owner: String? = nil, retainsOutput: Bool = true) {
@@ -135,8 +150,9 @@ public struct JobRecord: Sendable, Identifiable {
         self.status = .queued
         self.operation = request.operation
         self.algorithm = request.algorithm
-        self.keyName = request.key?.name
-        self.keyVersion = request.key?.version
+        // The key of the output: a rewrap's output is sealed under its new version.
+        self.keyName = (request.rewrapKey ?? request.key)?.name
+        self.keyVersion = (request.rewrapKey ?? request.key)?.version
         self.describesOutput = request.describesOutput
         self.owner = request.owner
         self.storedDurably = request.storedDurably

@@ -311,8 +311,9 @@ final class Daemon: Sendable {
             MHD_suspend_connection(connection)
             do {
                 let binary = exchange.request.prefersBinary
+                let plaintext = request.answersWithInput ? request.input : nil
                 let record = try submit(request, for: exchange) { record in
-                    exchange.finish(with: Router.response(for: record, binary: binary))
+                    exchange.finish(with: Router.response(for: record, binary: binary, plaintext: plaintext))
                 }
                 exchange.jobID = record.id
             } catch {

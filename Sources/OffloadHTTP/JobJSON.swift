@@ -3,9 +3,10 @@ import Foundation
 
 /// How jobs look to clients (API.md): the whole job, or a summary without its output.
 enum JobJSON {
-    static func job(_ record: JobRecord) -> [UInt8] {
+    /// The job; with `plaintext`, a data key's plaintext too (in this answer only).
+    static func job(_ record: JobRecord, plaintext: [UInt8]? = nil) -> [UInt8] {
         var json = JSONWriter(capacity: 512 + 2 * (record.output?.count ?? 0))
-        write(record, includingOutput: true, to: &json)
+        write(record, includingOutput: true, plaintext: plaintext, to: &json)
         return json.bytes
     }
 
@@ -51,7 +52,7 @@ enum JobJSON {
         return json.bytes
     }
 
-    static func write(_ record: JobRecord, includingOutput: Bool, to json: inout JSONWriter) {
+    static func write(_ record: JobRecord, includingOutput: Bool, plaintext: [UInt8]? = nil, to json: inout JSONWriter) {
         json.beginObject()
         json.key("id")
         json.uuid(record.id)
@@ -69,6 +70,9 @@ enum JobJSON {
                 // What /decrypt takes alone: the key and version travel with the ciphertext.
                 json.field("ciphertext", "offload:\(name):v\(version):" + Data(output).base64EncodedString())
             }
+        }
+        if let plaintext, record.status == .completed {
+            json.field("plaintext_base64", Data(plaintext).base64EncodedString())
         }
         if !record.outputRetained {
             json.key("output_retained")

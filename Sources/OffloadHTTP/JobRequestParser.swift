@@ -62,7 +62,10 @@ struct JobRequestParser {
     var supported: (algorithms: Set<Algorithm>, provider: String) = (Set(Algorithm.allCases), "offloadsim")
 
     func parse(_ request: HTTPRequest) throws(APIError) -> ParsedJobBody {
-        request.isJSON ? try parseJSON(request) : .single(try parseRaw(request))
+        if operation == .rewrap && !request.isJSON {
+            throw APIError(.unsupportedMediaType, "Send {\"ciphertext\": \"offload:...\"} as application/json.")
+        }
+        return request.isJSON ? try parseJSON(request) : .single(try parseRaw(request))
     }
 
     /// Any non-JSON body: the bytes are the input; the query may name the algorithm and key.
@@ -123,8 +126,11 @@ struct JobRequestParser {
         let aad = try stringField("aad_base64", in: object).map { text throws(APIError) in
             try Self.decodeBase64(text, field: "aad_base64")
         }
+        guard operation != .rewrap || field == "ciphertext" else {
+            throw APIError(.missingInput, "/rewrap takes a ciphertext, offload:<key>:v<version>:<base64>, as /encrypt answers it.")
+        }
         if field == "ciphertext" {
-            guard operation == .decrypt else {
+            guard operation.opensSealed else {
                 throw APIError(.unknownField, "ciphertext is the input of /decrypt; /encrypt takes input, input_hex or input_base64.")
             }
             for field in ["algorithm", "key", "key_version"] where object[field] != nil {
@@ -208,7 +214,7 @@ struct JobRequestParser {
             throw APIError(
                 .unknownKeyVersion, "Key \(key.name) has no version \(version); its latest is \(key.latestVersion).")
         }
-        if operation == .decrypt {
+        if operation.opensSealed {
             guard version >= key.minDecryptionVersion else {
                 throw APIError(
                     .keyVersionDisabled,
@@ -222,7 +228,8 @@ struct JobRequestParser {
         }
         var request = JobRequest(operation: operation, algorithm: algorithm, input: input, key: material, aad: aad)
         // The output names its key only when the key's type is the algorithm that made it.
-        request.describesOutput = operation == .encrypt && algorithm == key.type
+        request.describesOutput = operation.sealsOutput && algorithm == key.type
+        if operation == .rewrap { request.rewrapKey = key.latest }
         return request
     }
 

@@ -77,6 +77,77 @@ paths:
         '502': {$ref: '#/components/responses/FailedJob'}
         '503': {$ref: '#/components/responses/Unavailable'}
         '504': {$ref: '#/components/responses/FailedJob'}
+  /rewrap:
+    post:
+      operationId: rewrap
+      summary: Seal a ciphertext under its key's latest version, in one job; the plaintext never leaves it.
+      parameters:
+        - $ref: '#/components/parameters/Prefer'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              oneOf:
+                - $ref: '#/components/schemas/CiphertextObject'
+                - type: object
+                  additionalProperties: false
+                  required: [batch]
+                  properties:
+                    batch:
+                      type: array
+                      minItems: 1
+                      maxItems: 1000
+                      items: {$ref: '#/components/schemas/CiphertextObject'}
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '200': {$ref: '#/components/responses/JobOrBatch'}
+        '202': {$ref: '#/components/responses/Accepted'}
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '413': {$ref: '#/components/responses/Error'}
+        '415': {$ref: '#/components/responses/Error'}
+        '500': {$ref: '#/components/responses/FailedJob'}
+        '502': {$ref: '#/components/responses/FailedJob'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+        '504': {$ref: '#/components/responses/FailedJob'}
+  /datakey:
+    post:
+      operationId: dataKey
+      summary: A fresh data key sealed under a key (envelope encryption), with its plaintext in this answer only.
+      description: >-
+        The ciphertext opens with POST /decrypt. plaintext true (the default) answers the data
+        key's plaintext once, in plaintext_base64; it is never kept, so an async request must
+        ask with plaintext false.
+      parameters:
+        - $ref: '#/components/parameters/Prefer'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              properties:
+                key: {type: string, description: The key to seal under; the default key when left out.}
+                bits: {type: integer, enum: [128, 256, 512], default: 256}
+                plaintext: {type: boolean, default: true}
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '200':
+          description: The job, with ciphertext (and plaintext_base64 when asked for).
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Job'}
+        '202': {$ref: '#/components/responses/Accepted'}
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '413': {$ref: '#/components/responses/Error'}
+        '415': {$ref: '#/components/responses/Error'}
+        '500': {$ref: '#/components/responses/FailedJob'}
+        '502': {$ref: '#/components/responses/FailedJob'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+        '504': {$ref: '#/components/responses/FailedJob'}
   /jobs:
     get:
       operationId: listJobs
@@ -511,6 +582,13 @@ components:
               - $ref: '#/components/schemas/Error'
               - $ref: '#/components/schemas/Job'
   schemas:
+    CiphertextObject:
+      type: object
+      additionalProperties: false
+      required: [ciphertext]
+      properties:
+        ciphertext: {type: string, description: 'offload:<key>:v<version>:<base64>, as /encrypt answers it.'}
+        aad_base64: {type: string, description: The associated data it was sealed with.}
     KeySummary:
       type: object
       required: [name, type, latest_version, min_decryption_version, deletion_allowed, created_at, default]
@@ -652,10 +730,13 @@ components:
       properties:
         id: {type: string, format: uuid}
         status: {$ref: '#/components/schemas/JobStatus'}
-        operation: {type: string, enum: [encrypt, decrypt]}
+        operation: {type: string, enum: [encrypt, decrypt, rewrap, datakey]}
         algorithm: {$ref: '#/components/schemas/Algorithm'}
         key: {type: string, description: The key's name (never its bytes).}
-        key_version: {type: [integer, 'null'], minimum: 1, description: The version of the key the job used.}
+        key_version: {type: [integer, 'null'], minimum: 1, description: The version of the key the job used (a rewrap's, the new one).}
+        plaintext_base64:
+          type: string
+          description: In the answer of POST /datakey that asked for it only; never in a job record.
         ciphertext:
           type: string
           pattern: '^offload:[^:]+:v[0-9]+:[A-Za-z0-9+/]*={0,2}$'

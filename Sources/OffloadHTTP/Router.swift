@@ -34,7 +34,7 @@ struct Router: Sendable {
     let store: DurableStore?
 
     enum Route {
-        case encrypt, decrypt, jobs, job(String), keys, key(String), keyRotation(String), healthz, readyz, metrics, openAPI
+        case encrypt, decrypt, rewrap, datakey, jobs, job(String), keys, key(String), keyRotation(String), healthz, readyz, metrics, openAPI
         case stats
         /// The live page and its files.
         case page, pageFile(String)
@@ -45,6 +45,8 @@ struct Router: Sendable {
             case "/stats": self = .stats
             case "/encrypt": self = .encrypt
             case "/decrypt": self = .decrypt
+            case "/rewrap": self = .rewrap
+            case "/datakey": self = .datakey
             case "/jobs": self = .jobs
             case "/keys": self = .keys
             case "/healthz": self = .healthz
@@ -90,7 +92,7 @@ struct Router: Sendable {
         /// The methods the route answers; OPTIONS answers on every route.
         var methods: [String] {
             switch self {
-            case .encrypt, .decrypt, .keyRotation: ["POST", "OPTIONS"]
+            case .encrypt, .decrypt, .rewrap, .datakey, .keyRotation: ["POST", "OPTIONS"]
             case .keys: ["GET", "HEAD", "POST", "OPTIONS"]
             case .key: ["GET", "HEAD", "PATCH", "DELETE", "OPTIONS"]
             default: ["GET", "HEAD", "OPTIONS"]
@@ -102,6 +104,8 @@ struct Router: Sendable {
             switch self {
             case .encrypt: "/encrypt"
             case .decrypt: "/decrypt"
+            case .rewrap: "/rewrap"
+            case .datakey: "/datakey"
             case .jobs: "/jobs"
             case .job: "/jobs/{id}"
             case .keys: "/keys"
@@ -123,7 +127,7 @@ struct Router: Sendable {
 
         /// Every route the service answers, for the OpenAPI coverage test.
         static let all: [Route] = [
-            .encrypt, .decrypt, .jobs, .job(""), .keys, .key(""), .keyRotation(""), .healthz, .readyz, .metrics, .openAPI, .stats, .page,
+            .encrypt, .decrypt, .rewrap, .datakey, .jobs, .job(""), .keys, .key(""), .keyRotation(""), .healthz, .readyz, .metrics, .openAPI, .stats, .page,
             .pageFile("app.js"),
         ]
     }
@@ -145,9 +149,17 @@ struct Router: Sendable {
                     status: 204, headers: [("Allow", route.methods.joined(separator: ", "))], body: []))
             }
             switch route {
-            case .encrypt, .decrypt:
-                var parser = JobRequestParser(
-                    operation: route.template == "/encrypt" ? .encrypt : .decrypt, keys: keys, maxBatchItems: maxBatchItems)
+            case .datakey:
+                var job = try dataKey(request)
+                job.owner = request.principal?.name
+                return .runJob(job, respondAsync: request.prefersAsync)
+            case .encrypt, .decrypt, .rewrap:
+                let operation: JobOperation = switch route {
+                case .decrypt: .decrypt
+                case .rewrap: .rewrap
+                default: .encrypt
+                }
+                var parser = JobRequestParser(operation: operation, keys: keys, maxBatchItems: maxBatchItems)
                 parser.supported = (engine.algorithms, engine.providerName)
                 let owner = request.principal?.name
                 switch try parser.parse(request) {
@@ -192,6 +204,52 @@ struct Router: Sendable {
         }
     }
 
+    /// `POST /datakey` `{"key", "bits", "plaintext"}`: fresh random bytes sealed under the key
+    /// (envelope encryption). The plaintext is in the answer only: a data key asked for with its
+    /// plaintext is answered directly, never kept for a later fetch.
+    private func dataKey(_ request: HTTPRequest) throws(APIError) -> JobRequest {
+        let object = try JSONBody.object(of: request)
+        try JSONBody.check(object, allows: ["key", "bits", "plaintext"])
+        var bits = 256
+        if let value = object["bits"] {
+            guard let number = JSONBody.int(value), [128, 256, 512].contains(number) else {
+                throw APIError(.invalidField, "bits must be 128, 256 or 512.")
+            }
+            bits = number
+        }
+        var plaintext = true
+        if let value = object["plaintext"] {
+            guard let flag = JSONBody.bool(value) else { throw APIError(.invalidField, "plaintext must be true or false.") }
+            plaintext = flag
+        }
+        if plaintext && request.prefersAsync {
+            throw APIError(
+                .invalidField,
+                "A data key's plaintext is answered directly or not at all: ask with plaintext false for an async job.")
+        }
+        let named: String? = if let value = object["key"] { value as? String } else { keys.defaultName }
+        guard let name = named else {
+            throw APIError(.invalidField, "key must be a key's name (the service has no default key).")
+        }
+        guard let key = keys.key(name) else {
+            throw APIError(.unknownKey, "No key named '\(name)'; GET /keys lists the key names.")
+        }
+        let material: [UInt8]
+        do {
+            material = try KeyWrap.randomBytes(bits / 8)
+        } catch {
+            throw APIError(.engineError, "No random bytes for the data key: \(error)")
+        }
+        guard engine.algorithms.contains(key.type) else {
+            let error = EngineError.unsupportedAlgorithm(key.type, provider: engine.providerName)
+            throw APIError(ErrorCode(error.code), error.message)
+        }
+        var job = JobRequest(operation: .datakey, algorithm: key.type, input: material, key: key.latest)
+        job.describesOutput = true
+        job.answersWithInput = plaintext
+        return job
+    }
+
     /// The largest input whose output is kept after it was answered: a client given a large
     /// output in its answer seldom fetches it again, and keeping it would hold memory (the
     /// output of a job answered 202 is always kept, its client has not seen it yet).
@@ -207,9 +265,9 @@ struct Router: Sendable {
 
     /// The answer to a job's request once the job has finished: the job as JSON, or for a
     /// client that prefers it, the raw output with the job's fields in headers.
-    static func response(for record: JobRecord, binary: Bool) -> HTTPResponse {
-        var response = response(for: record)
-        if binary && record.status == .completed, let output = record.output {
+    static func response(for record: JobRecord, binary: Bool, plaintext: [UInt8]? = nil) -> HTTPResponse {
+        var response = response(for: record, plaintext: plaintext)
+        if binary && plaintext == nil && record.status == .completed, let output = record.output {
             response = HTTPResponse(
                 status: 200, headers: [("Content-Type", "application/octet-stream")] + JobJSON.headers(record),
                 body: output)
@@ -221,8 +279,8 @@ struct Router: Sendable {
 
     /// The JSON answer to a job's request once the job has finished: 200, or the status of
     /// its error's code (`ErrorCode.status`, one exhaustive mapping).
-    static func response(for record: JobRecord) -> HTTPResponse {
-        guard record.status != .completed else { return .json(200, JobJSON.job(record)) }
+    static func response(for record: JobRecord, plaintext: [UInt8]? = nil) -> HTTPResponse {
+        guard record.status != .completed else { return .json(200, JobJSON.job(record, plaintext: plaintext)) }
         let code = record.error.map { ErrorCode($0.code) } ?? .engineError
         return .json(code.status, JobJSON.job(record), headers: code.isTemporary ? [("Retry-After", "1")] : [])
     }

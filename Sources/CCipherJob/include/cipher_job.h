@@ -29,7 +29,7 @@ enum cipher_job_step {
     CIPHER_JOB_TAG = 5,
 };
 
-typedef struct {
+typedef struct cipher_job_s {
     /* What to run; every pointer stays valid until the job has finished. */
     EVP_CIPHER_CTX *context;          /* fresh or reset */
     const EVP_CIPHER *cipher;
@@ -44,6 +44,10 @@ typedef struct {
     unsigned char *output;            /* room for input_length bytes */
     unsigned char *tag;               /* 16 bytes: written when encrypting, read when decrypting */
     int measures_stack;               /* paint the fibre's stack and measure the deepest use */
+    /* A second operation run on this one's output, in the same job (a rewrap: open under one
+     * key version, seal under another; the plaintext never leaves the job's memory). Its input
+     * is set here; its results are this job's. NULL for one operation. */
+    struct cipher_job_s *then;
 
     /* What happened. */
     int failed_step;                  /* enum cipher_job_step */
