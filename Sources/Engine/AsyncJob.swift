@@ -93,6 +93,8 @@ final class AsyncJob {
     /// it); the job is kept only until the provider lets it finish.
     var detached = false
     private let cipherContext: OpaquePointer
+    /// A MAC job's context (EVP_MAC_CTX), nil for a cipher.
+    private let macContext: OpaquePointer?
     private let work: UnsafeMutablePointer<cipher_job>
     /// A rewrap's sealing half (run on the first half's output), and its cipher context.
     private let sealing: (work: UnsafeMutablePointer<cipher_job>, context: OpaquePointer)?
@@ -113,7 +115,7 @@ final class AsyncJob {
                 code: .invalidCiphertext,
                 message: "The input is shorter than a nonce and a tag (\(Algorithm.aeadOverhead) bytes); it was not made by /encrypt.")
         }
-        if isAEAD && request.key == nil {
+        if (isAEAD || request.algorithm.isMAC) && request.key == nil {
             throw EngineError(code: .missingKey, message: "\(request.algorithm.rawValue) needs a key.")
         }
         guard let cipherContext = EVP_CIPHER_CTX_new() else {
@@ -122,8 +124,11 @@ final class AsyncJob {
         let dataCount = opensSealed ? request.input.count - Algorithm.aeadOverhead : request.input.count
         let fixed = Self.keyByteCount + Self.nonceByteCount + Self.tagByteCount
         let rewraps = request.operation == .rewrap && request.rewrapKey != nil
+        // A MAC's output is its 32 bytes, whatever the input's length.
+        let outputCount = request.algorithm.isMAC ? Algorithm.macBytes : dataCount
         memory = .allocate(
-            byteCount: fixed + request.aad.count + 2 * dataCount + 1 + (rewraps ? fixed + dataCount : 0), alignment: 16)
+            byteCount: fixed + request.aad.count + dataCount + outputCount + 1 + (rewraps ? fixed + dataCount : 0),
+            alignment: 16)
         memory.initializeMemory(as: UInt8.self, repeating: 0)
         let base = memory.baseAddress!
         let key = base
@@ -132,6 +137,16 @@ final class AsyncJob {
         let aad = tag + Self.tagByteCount
         let input = aad + request.aad.count
         let output = input + dataCount
+        if request.algorithm.isMAC {
+            guard let context = EVP_MAC_CTX_new(cipher) else {
+                EVP_CIPHER_CTX_free(cipherContext)
+                memory.deallocate()
+                throw EngineError(code: .engineError, message: "EVP_MAC_CTX_new failed: \(openSSLErrors())")
+            }
+            macContext = context
+        } else {
+            macContext = nil
+        }
         if let cipherKey = request.key { cipherKey.bytes.withUnsafeBytes { key.copyMemory(from: $0.baseAddress!, byteCount: Self.keyByteCount) } }
         request.aad.withUnsafeBytes { if let source = $0.baseAddress { aad.copyMemory(from: source, byteCount: $0.count) } }
         request.input.withUnsafeBytes { sealed in
@@ -154,10 +169,11 @@ final class AsyncJob {
         work = .allocate(capacity: 1)
         work.initialize(to: cipher_job())
         work.pointee.context = cipherContext
-        work.pointee.cipher = cipher
+        work.pointee.mac_context = macContext
+        work.pointee.cipher = request.algorithm.isMAC ? nil : cipher
         work.pointee.encrypt = request.operation.opensSealed ? 0 : 1
         work.pointee.is_aead = isAEAD ? 1 : 0
-        work.pointee.key = isAEAD ? UnsafePointer(key.assumingMemoryBound(to: UInt8.self)) : nil
+        work.pointee.key = isAEAD || request.algorithm.isMAC ? UnsafePointer(key.assumingMemoryBound(to: UInt8.self)) : nil
         work.pointee.nonce = isAEAD ? UnsafePointer(nonce.assumingMemoryBound(to: UInt8.self)) : nil
         work.pointee.aad = UnsafePointer(aad.assumingMemoryBound(to: UInt8.self))
         work.pointee.aad_length = request.aad.count
@@ -207,6 +223,7 @@ final class AsyncJob {
 
     deinit {
         EVP_CIPHER_CTX_free(cipherContext)
+        if let macContext { EVP_MAC_CTX_free(macContext) }
         if let sealing {
             EVP_CIPHER_CTX_free(sealing.context)
             sealing.work.deallocate()
@@ -267,6 +284,13 @@ final class AsyncJob {
             return (.failure(failure(result, provider: provider)), unit, device)
         }
         let request = submission.request
+        if request.operation == .verify {
+            // Equal MACs, compared in constant time: one byte, 1 or 0.
+            let computed = UnsafeRawBufferPointer(start: result.output, count: result.output_length)
+            let equal = request.expected.count == computed.count
+                && request.expected.withUnsafeBytes { CRYPTO_memcmp($0.baseAddress, computed.baseAddress, computed.count) } == 0
+            return (.success([equal ? 1 : 0]), unit, device)
+        }
         // A rewrap's output is its sealing half's.
         let last = sealing?.work.pointee ?? result
         let produced = UnsafeRawBufferPointer(start: last.output, count: last.output_length)

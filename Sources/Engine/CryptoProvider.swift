@@ -39,17 +39,22 @@ final class CryptoProvider: @unchecked Sendable {
             }
             if name != "default" { loaded.append(try Self.load("default", into: context)) }
             var algorithms = Set<Algorithm>()
-            for algorithm in Algorithm.allCases {
+            // MACs come from the default provider (an accelerator's provider offers ciphers).
+            if let mac = EVP_MAC_fetch(context, "HMAC", "provider=default") {
+                algorithms.insert(.hmacSHA256)
+                EVP_MAC_free(mac)
+            }
+            for algorithm in Algorithm.allCases where algorithm.isCipher {
                 if let cipher = EVP_CIPHER_fetch(context, algorithm.openSSLName, "provider=\(name)") {
                     algorithms.insert(algorithm)
                     EVP_CIPHER_free(cipher)
                 }
             }
             ERR_clear_error()
-            guard !algorithms.isEmpty else {
+            guard algorithms.contains(where: \.isCipher) else {
                 throw EngineError(
                     code: .invalidConfiguration,
-                    message: "The provider '\(name)' implements none of \(Algorithm.allCases.map(\.openSSLName)).")
+                    message: "The provider '\(name)' implements none of \(Algorithm.allCases.filter(\.isCipher).map(\.openSSLName)).")
             }
             self.algorithms = algorithms
         } catch {
@@ -72,11 +77,12 @@ final class CryptoProvider: @unchecked Sendable {
     /// references, so that starting a job touches no reference count another thread uses).
     func fetchCiphers() -> CipherSet {
         var ciphers: [Algorithm: OpaquePointer] = [:]
-        for algorithm in algorithms {
+        for algorithm in algorithms where algorithm.isCipher {
             ciphers[algorithm] = EVP_CIPHER_fetch(libraryContext, algorithm.openSSLName, "provider=\(name)")
         }
+        let mac = algorithms.contains(.hmacSHA256) ? EVP_MAC_fetch(libraryContext, "HMAC", "provider=default") : nil
         ERR_clear_error()
-        return CipherSet(ciphers: ciphers)
+        return CipherSet(ciphers: ciphers, mac: mac)
     }
 
     /// Whether an OpenSSL error came from the built-in simulation, and with which reason.
@@ -99,15 +105,24 @@ final class CryptoProvider: @unchecked Sendable {
     }
 }
 
-/// One engine thread's fetched ciphers; frees them with the thread.
+/// One engine thread's fetched ciphers and MAC; frees them with the thread.
 final class CipherSet {
     private let ciphers: [Algorithm: OpaquePointer]
+    /// HMAC (EVP_MAC), for the MAC algorithms.
+    let mac: OpaquePointer?
 
-    init(ciphers: [Algorithm: OpaquePointer]) { self.ciphers = ciphers }
+    init(ciphers: [Algorithm: OpaquePointer], mac: OpaquePointer?) {
+        self.ciphers = ciphers
+        self.mac = mac
+    }
 
-    deinit { ciphers.values.forEach { EVP_CIPHER_free($0) } }
+    deinit {
+        ciphers.values.forEach { EVP_CIPHER_free($0) }
+        if let mac { EVP_MAC_free(mac) }
+    }
 
-    subscript(algorithm: Algorithm) -> OpaquePointer? { ciphers[algorithm] }
+    /// The cipher (EVP_CIPHER) or, for a MAC algorithm, the MAC (EVP_MAC) a job uses.
+    subscript(algorithm: Algorithm) -> OpaquePointer? { algorithm.isMAC ? mac : ciphers[algorithm] }
 }
 
 extension Algorithm {
@@ -117,6 +132,7 @@ extension Algorithm {
         case .xor0xAA: "XOR-0XAA"
         case .aes256GCM: "AES-256-GCM"
         case .chacha20Poly1305: "ChaCha20-Poly1305"
+        case .hmacSHA256: "HMAC"
         }
     }
 }

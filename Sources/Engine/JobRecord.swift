@@ -8,9 +8,17 @@ public enum Algorithm: String, Sendable, CaseIterable {
     case aes256GCM = "aes-256-gcm"
     /// ChaCha20-Poly1305 (RFC 8439), with a 96-bit random nonce and a 128-bit tag.
     case chacha20Poly1305 = "chacha20-poly1305"
+    /// HMAC with SHA-256 (RFC 2104), a 256-bit key: a MAC, not a cipher.
+    case hmacSHA256 = "hmac-sha256"
 
     /// Whether the algorithm is an AEAD cipher that takes a key and associated data.
-    public var isAEAD: Bool { self != .xor0xAA }
+    public var isAEAD: Bool { self == .aes256GCM || self == .chacha20Poly1305 }
+    /// Whether the algorithm is a message authentication code (for /hmac and /verify).
+    public var isMAC: Bool { self == .hmacSHA256 }
+    /// Whether the algorithm is a cipher (for /encrypt and /decrypt).
+    public var isCipher: Bool { !isMAC }
+    /// Bytes of a MAC.
+    public static let macBytes = 32
 
     /// Bytes an AEAD ciphertext carries besides the plaintext: the nonce and the tag.
     public static let aeadOverhead = 28
@@ -24,11 +32,16 @@ public enum JobOperation: String, Sendable, CaseIterable {
     case rewrap
     /// Seals fresh random bytes (a data key, for envelope encryption).
     case datakey
+    /// Computes a MAC of the input.
+    case hmac
+    /// Computes a MAC of the input and compares it with `JobRequest.expected` in constant time:
+    /// the output is one byte, 1 when they are equal.
+    case verify
 
     /// Whether the job's input is a sealed `nonce || ciphertext || tag` to open first.
     public var opensSealed: Bool { self == .decrypt || self == .rewrap }
-    /// Whether the job's output is a ciphertext (else a plaintext, which is never kept).
-    public var sealsOutput: Bool { self != .decrypt }
+    /// Whether the job's output is a ciphertext (a plaintext is never kept).
+    public var sealsOutput: Bool { self == .encrypt || self == .rewrap || self == .datakey }
 }
 
 /// Where a job is in its life.
@@ -94,6 +107,8 @@ public struct JobRequest: Sendable {
     /// The answer carries the input (a data key asked for with its plaintext); the record
     /// never does.
     public var answersWithInput = false
+    /// The MAC a verify job compares with.
+    public var expected: [UInt8] = []
 
     public init(operation: JobOperation = .encrypt, algorithm: Algorithm = .xor0xAA, input: [UInt8],
                 key: CipherKey? = nil, aad: [UInt8] = [], owner: String? = nil, retainsOutput: Bool = true) {

@@ -30,6 +30,7 @@ enum ErrorCode: String, Sendable, CaseIterable {
     case keyVersionDisabled = "key_version_disabled"
     case invalidKeyName = "invalid_key_name"
     case unsupportedKeyType = "unsupported_key_type"
+    case wrongKeyType = "wrong_key_type"
     case authenticationFailed = "authentication_failed"
     case invalidStatus = "invalid_status"
     case invalidLimit = "invalid_limit"
@@ -71,7 +72,7 @@ enum ErrorCode: String, Sendable, CaseIterable {
             .batchTooLarge, .unknownAlgorithm, .unsupportedAlgorithm, .unknownKey, .keyNotApplicable, .aadNotApplicable,
             .invalidCiphertext, .authenticationFailed, .invalidStatus, .invalidLimit, .invalidJobID, .ambiguousFraming,
             .ambiguousAuthorization, .malformedCiphertext, .unknownKeyVersion, .keyVersionDisabled, .invalidKeyName,
-            .unsupportedKeyType:
+            .unsupportedKeyType, .wrongKeyType:
             400
         case .unauthorized: 401
         case .forbidden: 403

@@ -63,12 +63,20 @@ enum JobJSON {
         json.field("key_version", record.keyVersion)
         json.field("input_bytes", record.inputBytes)
         json.field("output_bytes", record.outputBytes)
-        if includingOutput, let output = record.output {
+        if record.operation == .verify {
+            // The comparison's result, not the MAC it computed.
+            if record.status == .completed, let output = record.output {
+                json.key("valid")
+                json.bool(output == [1])
+            }
+        } else if includingOutput, let output = record.output {
             json.key("output_hex")
             json.hex(output)
             if record.describesOutput, let name = record.keyName, let version = record.keyVersion {
-                // What /decrypt takes alone: the key and version travel with the ciphertext.
-                json.field("ciphertext", "offload:\(name):v\(version):" + Data(output).base64EncodedString())
+                // What /decrypt (or /verify) takes alone: the key and version travel with it.
+                json.field(
+                    record.operation == .hmac ? "hmac" : "ciphertext",
+                    "offload:\(name):v\(version):" + Data(output).base64EncodedString())
             }
         }
         if let plaintext, record.status == .completed {

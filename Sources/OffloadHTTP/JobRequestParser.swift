@@ -52,7 +52,7 @@ struct JobRequestParser {
     static let batchItemCeiling = 1000
     private static let inputFields = ["input", "input_hex", "input_base64", "ciphertext"]
     private static let itemFields: Set<String> = [
-        "input", "input_hex", "input_base64", "ciphertext", "algorithm", "key", "key_version", "aad_base64",
+        "input", "input_hex", "input_base64", "ciphertext", "algorithm", "key", "key_version", "aad_base64", "hmac",
     ]
 
     let operation: JobOperation
@@ -64,6 +64,9 @@ struct JobRequestParser {
     func parse(_ request: HTTPRequest) throws(APIError) -> ParsedJobBody {
         if operation == .rewrap && !request.isJSON {
             throw APIError(.unsupportedMediaType, "Send {\"ciphertext\": \"offload:...\"} as application/json.")
+        }
+        if (operation == .hmac || operation == .verify) && !request.isJSON {
+            throw APIError(.unsupportedMediaType, "Send {\"key\": ..., \"input\": ...} as application/json.")
         }
         return request.isJSON ? try parseJSON(request) : .single(try parseRaw(request))
     }
@@ -144,6 +147,10 @@ struct JobRequestParser {
         case "input_base64": input = try Self.decodeBase64(text, field: field)
         default: input = Array(text.utf8)
         }
+        if operation == .hmac || operation == .verify {
+            return try macRequest(input: input, object: object)
+        }
+        if object["hmac"] != nil { throw APIError(.unknownField, "hmac is a field of /verify only.") }
         var version: Int?
         if let value = object["key_version"] {
             guard let number = JSONBody.int(value), number >= 1 else {
@@ -154,6 +161,51 @@ struct JobRequestParser {
         return try makeRequest(
             input: input, algorithmName: try stringField("algorithm", in: object),
             keyName: try stringField("key", in: object), version: version, aad: aad)
+    }
+
+    /// `/hmac` `{"key", input}` and `/verify` `{"key", input, "hmac"}`: a MAC under the key's
+    /// latest version, or compared with the one given (a malformed one is simply not valid).
+    private func macRequest(input: [UInt8], object: [String: Any]) throws(APIError) -> JobRequest {
+        for field in ["algorithm", "aad_base64", "key_version"] where object[field] != nil {
+            throw APIError(.unknownField, "\(field) is not a field of /\(operation.rawValue); the key says how.")
+        }
+        if operation == .hmac && object["hmac"] != nil {
+            throw APIError(.unknownField, "hmac is a field of /verify only.")
+        }
+        guard let name = try stringField("key", in: object) else {
+            throw APIError(.invalidField, "key is required: the name of an hmac-sha256 key.")
+        }
+        let key = try key(named: name)
+        guard key.type.isMAC else {
+            throw APIError(.wrongKeyType, "Key \(name) is a \(key.type.rawValue) key; /\(operation.rawValue) needs an hmac-sha256 key.")
+        }
+        _ = try supportedAlgorithm(key.type)
+        var version = key.latestVersion
+        var expected: [UInt8] = []
+        if operation == .verify {
+            guard let text = try stringField("hmac", in: object) else {
+                throw APIError(.missingInput, "/verify needs hmac, offload:<key>:v<version>:<base64>, as /hmac answers it.")
+            }
+            // A MAC that does not parse, or names another key, is not valid: answered so, not refused.
+            let parts = text.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+            if parts.count == 4, parts[0] == "offload", parts[1] == name, parts[2].hasPrefix("v"),
+                let named = Int(parts[2].dropFirst()), String(named) == parts[2].dropFirst(),
+                let bytes = Data(base64Encoded: String(parts[3]))
+            {
+                guard key.versions[named] != nil else {
+                    throw APIError(.unknownKeyVersion, "Key \(name) has no version \(named); its latest is \(key.latestVersion).")
+                }
+                version = named
+                expected = Array(bytes)
+            }
+        }
+        guard let material = key.versions[version]?.material else {
+            throw APIError(.unknownKeyVersion, "Key \(name) has no version \(version).")
+        }
+        var request = JobRequest(operation: operation, algorithm: key.type, input: input, key: material)
+        request.expected = expected
+        request.describesOutput = operation == .hmac
+        return request
     }
 
     /// `offload:<key>:v<version>:<base64 of nonce || ciphertext || tag>`, as /encrypt answers it.
@@ -179,6 +231,11 @@ struct JobRequestParser {
         var named: KeyRing.Key?
         if let keyName { named = try key(named: keyName) }
         let algorithm = try algorithmName == nil && named != nil ? supportedAlgorithm(named!.type) : algorithm(named: algorithmName)
+        guard algorithm.isCipher else {
+            throw APIError(
+                .wrongKeyType,
+                "\(named.map { "Key \($0.name) is" } ?? "\(algorithm.rawValue) is") a MAC, not a cipher: use /hmac and /verify.")
+        }
         guard !input.isEmpty else {
             throw APIError(.emptyInput, "The input is empty; send at least one byte.")
         }
@@ -210,6 +267,9 @@ struct JobRequestParser {
     private func request(input: [UInt8], algorithm: Algorithm, key: KeyRing.Key, version: Int, aad: [UInt8])
         throws(APIError) -> JobRequest
     {
+        guard key.type.isAEAD else {
+            throw APIError(.wrongKeyType, "Key \(key.name) is a \(key.type.rawValue) key, not a cipher's: use /hmac and /verify.")
+        }
         guard let material = key.versions[version]?.material else {
             throw APIError(
                 .unknownKeyVersion, "Key \(key.name) has no version \(version); its latest is \(key.latestVersion).")

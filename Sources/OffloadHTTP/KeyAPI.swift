@@ -44,7 +44,7 @@ struct KeyAPI: Sendable {
             throw APIError(
                 .unsupportedKeyType,
                 "type must be one of \(KeyRing.creatableTypes.map(\.rawValue).joined(separator: ", ")); "
-                    + "HMAC and signing keys are not supported yet.")
+                    + "signing keys (ecdsa-p256, ed25519) are not supported yet.")
         }
         return change(.create(name: name, type: type, importing: nil))
     }

@@ -17,7 +17,7 @@ public final class KeyRing: Sendable {
         }
 
         public let name: String
-        /// The AEAD algorithm of its ciphertexts.
+        /// The AEAD algorithm of its ciphertexts, or the MAC it computes.
         public let type: Algorithm
         let versions: [Int: Version]
         public let latestVersion: Int
@@ -29,7 +29,7 @@ public final class KeyRing: Sendable {
     }
 
     /// The key types a client may create.
-    static let creatableTypes: [Algorithm] = Algorithm.allCases.filter(\.isAEAD)
+    static let creatableTypes: [Algorithm] = Algorithm.allCases.filter { $0.isAEAD || $0.isMAC }
 
     private let keys = Mutex<[String: Key]>([:])
     private let defaultKey: Mutex<String?>
@@ -88,7 +88,7 @@ public final class KeyRing: Sendable {
     }
 
     private func open(_ key: StoredKey, known: Key?, problems: inout [String]) -> Key? {
-        guard let type = Algorithm(rawValue: key.type), type.isAEAD else {
+        guard let type = Algorithm(rawValue: key.type), type.isAEAD || type.isMAC else {
             problems.append("key \(key.name) has type \(key.type), which this build does not know")
             return nil
         }

@@ -148,6 +148,70 @@ paths:
         '502': {$ref: '#/components/responses/FailedJob'}
         '503': {$ref: '#/components/responses/Unavailable'}
         '504': {$ref: '#/components/responses/FailedJob'}
+  /hmac:
+    post:
+      operationId: hmac
+      summary: An HMAC-SHA-256 of the input under an hmac-sha256 key's latest version.
+      parameters:
+        - $ref: '#/components/parameters/Prefer'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              oneOf:
+                - $ref: '#/components/schemas/MACInput'
+                - type: object
+                  additionalProperties: false
+                  required: [batch]
+                  properties:
+                    batch:
+                      type: array
+                      minItems: 1
+                      maxItems: 1000
+                      items: {$ref: '#/components/schemas/MACInput'}
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '200': {$ref: '#/components/responses/JobOrBatch'}
+        '202': {$ref: '#/components/responses/Accepted'}
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '413': {$ref: '#/components/responses/Error'}
+        '415': {$ref: '#/components/responses/Error'}
+        '500': {$ref: '#/components/responses/FailedJob'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+  /verify:
+    post:
+      operationId: verify
+      summary: Whether an HMAC (offload:<key>:v<n>:<base64>) is the input's; a malformed one is valid false, not an error.
+      parameters:
+        - $ref: '#/components/parameters/Prefer'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              oneOf:
+                - $ref: '#/components/schemas/VerifyInput'
+                - type: object
+                  additionalProperties: false
+                  required: [batch]
+                  properties:
+                    batch:
+                      type: array
+                      minItems: 1
+                      maxItems: 1000
+                      items: {$ref: '#/components/schemas/VerifyInput'}
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '200': {$ref: '#/components/responses/JobOrBatch'}
+        '202': {$ref: '#/components/responses/Accepted'}
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '413': {$ref: '#/components/responses/Error'}
+        '415': {$ref: '#/components/responses/Error'}
+        '500': {$ref: '#/components/responses/FailedJob'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /jobs:
     get:
       operationId: listJobs
@@ -235,7 +299,7 @@ paths:
               additionalProperties: false
               properties:
                 name: {type: string, pattern: '^[a-z0-9][a-z0-9_-]{0,63}$'}
-                type: {type: string, enum: [aes-256-gcm, chacha20-poly1305], default: aes-256-gcm}
+                type: {type: string, enum: [aes-256-gcm, chacha20-poly1305, hmac-sha256], default: aes-256-gcm}
       responses:
         '401': {$ref: '#/components/responses/Unauthorized'}
         '201':
@@ -582,6 +646,26 @@ components:
               - $ref: '#/components/schemas/Error'
               - $ref: '#/components/schemas/Job'
   schemas:
+    MACInput:
+      type: object
+      additionalProperties: false
+      required: [key]
+      description: The key and exactly one of input, input_hex, input_base64.
+      properties:
+        key: {type: string, description: An hmac-sha256 key's name.}
+        input: {type: string}
+        input_hex: {type: string, pattern: '^([0-9a-fA-F]{2})*$'}
+        input_base64: {type: string}
+    VerifyInput:
+      type: object
+      additionalProperties: false
+      required: [key, hmac]
+      properties:
+        key: {type: string, description: An hmac-sha256 key's name.}
+        input: {type: string}
+        input_hex: {type: string, pattern: '^([0-9a-fA-F]{2})*$'}
+        input_base64: {type: string}
+        hmac: {type: string, description: 'offload:<key>:v<version>:<base64>, as /hmac answers it.'}
     CiphertextObject:
       type: object
       additionalProperties: false
@@ -595,7 +679,7 @@ components:
       additionalProperties: false
       properties:
         name: {type: string}
-        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305]}
+        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305, hmac-sha256]}
         latest_version: {type: integer, minimum: 1}
         min_decryption_version: {type: integer, minimum: 1}
         deletion_allowed: {type: boolean}
@@ -607,7 +691,7 @@ components:
       additionalProperties: false
       properties:
         name: {type: string}
-        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305]}
+        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305, hmac-sha256]}
         latest_version: {type: integer, minimum: 1}
         min_decryption_version: {type: integer, minimum: 1}
         deletion_allowed: {type: boolean}
@@ -623,7 +707,7 @@ components:
               created_at: {type: string, format: date-time}
     Algorithm:
       type: string
-      enum: [xor-0xaa, aes-256-gcm, chacha20-poly1305]
+      enum: [xor-0xaa, aes-256-gcm, chacha20-poly1305, hmac-sha256]
     JobStatus:
       type: string
       enum: [queued, running, completed, failed]
@@ -730,7 +814,9 @@ components:
       properties:
         id: {type: string, format: uuid}
         status: {$ref: '#/components/schemas/JobStatus'}
-        operation: {type: string, enum: [encrypt, decrypt, rewrap, datakey]}
+        operation: {type: string, enum: [encrypt, decrypt, rewrap, datakey, hmac, verify]}
+        hmac: {type: string, description: 'A completed /hmac job''s MAC, offload:<key>:v<version>:<base64>, which /verify takes.'}
+        valid: {type: boolean, description: A completed /verify job's answer.}
         algorithm: {$ref: '#/components/schemas/Algorithm'}
         key: {type: string, description: The key's name (never its bytes).}
         key_version: {type: [integer, 'null'], minimum: 1, description: The version of the key the job used (a rewrap's, the new one).}

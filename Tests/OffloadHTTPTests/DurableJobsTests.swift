@@ -84,7 +84,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         try await withServer({
             $0.store = .sqlite(path: path)
-            $0.engine.device.latency = .milliseconds(500)
+            $0.engine.device.latency = .seconds(2)
         }) { server in
             let accepted = try await server.request(
                 "POST", "/encrypt", body: Data("ASYNC-OK".utf8), headers: ["Prefer": "respond-async"])

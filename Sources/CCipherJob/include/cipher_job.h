@@ -31,6 +31,7 @@ enum cipher_job_step {
 
 typedef struct cipher_job_s {
     /* What to run; every pointer stays valid until the job has finished. */
+    EVP_MAC_CTX *mac_context;         /* a MAC instead of a cipher: key, input and output are used */
     EVP_CIPHER_CTX *context;          /* fresh or reset */
     const EVP_CIPHER *cipher;
     int encrypt;
