@@ -68,10 +68,43 @@ static void run_mac(cipher_job *job)
     job->failed_step = CIPHER_JOB_OK;
 }
 
+/* Signs the input, or checks a signature of it (a malformed signature is simply not valid). */
+static void run_signature(cipher_job *job)
+{
+    const char *digest = job->digests_sha256 ? "SHA256" : NULL;
+    int ready = job->verify
+        ? EVP_DigestVerifyInit_ex(job->md_context, NULL, digest, NULL, NULL, job->pkey, NULL)
+        : EVP_DigestSignInit_ex(job->md_context, NULL, digest, NULL, NULL, job->pkey, NULL);
+    if (ready != 1) {
+        fail(job, CIPHER_JOB_INIT);
+        return;
+    }
+    if (job->verify) {
+        int valid = EVP_DigestVerify(job->md_context, job->signature, job->signature_length,
+                                     job->input, job->input_length);
+        ERR_clear_error();
+        job->output[0] = valid == 1 ? 1 : 0;
+        job->output_length = 1;
+        job->failed_step = CIPHER_JOB_OK;
+        return;
+    }
+    size_t length = 128;
+    if (EVP_DigestSign(job->md_context, job->output, &length, job->input, job->input_length) != 1) {
+        fail(job, CIPHER_JOB_UPDATE);
+        return;
+    }
+    job->output_length = length;
+    job->failed_step = CIPHER_JOB_OK;
+}
+
 static void run(cipher_job *job)
 {
     if (job->mac_context != NULL) {
         run_mac(job);
+        return;
+    }
+    if (job->md_context != NULL) {
+        run_signature(job);
         return;
     }
     EVP_CIPHER_CTX *context = job->context;

@@ -95,6 +95,8 @@ final class AsyncJob {
     private let cipherContext: OpaquePointer
     /// A MAC job's context (EVP_MAC_CTX), nil for a cipher.
     private let macContext: OpaquePointer?
+    /// A signature job's digest context and private key (EVP_MD_CTX, EVP_PKEY).
+    private let signing: (context: OpaquePointer, key: OpaquePointer)?
     private let work: UnsafeMutablePointer<cipher_job>
     /// A rewrap's sealing half (run on the first half's output), and its cipher context.
     private let sealing: (work: UnsafeMutablePointer<cipher_job>, context: OpaquePointer)?
@@ -105,7 +107,8 @@ final class AsyncJob {
 
     /// Lays the operation out for the job. Fails when the request cannot run (a ciphertext too
     /// short to hold a nonce and a tag), before any job is started.
-    init(submission: EngineSubmission, cipher: OpaquePointer, waitContext: WaitContext,
+    /// `cipher` is the EVP_CIPHER, or the EVP_MAC of a MAC algorithm; nil for a signature.
+    init(submission: EngineSubmission, cipher: OpaquePointer?, waitContext: WaitContext,
          diagnostics: EngineDiagnostics) throws {
         let request = submission.request
         let isAEAD = request.algorithm.isAEAD
@@ -115,7 +118,7 @@ final class AsyncJob {
                 code: .invalidCiphertext,
                 message: "The input is shorter than a nonce and a tag (\(Algorithm.aeadOverhead) bytes); it was not made by /encrypt.")
         }
-        if (isAEAD || request.algorithm.isMAC) && request.key == nil {
+        if (isAEAD || !request.algorithm.isCipher) && request.key == nil {
             throw EngineError(code: .missingKey, message: "\(request.algorithm.rawValue) needs a key.")
         }
         guard let cipherContext = EVP_CIPHER_CTX_new() else {
@@ -125,9 +128,11 @@ final class AsyncJob {
         let fixed = Self.keyByteCount + Self.nonceByteCount + Self.tagByteCount
         let rewraps = request.operation == .rewrap && request.rewrapKey != nil
         // A MAC's output is its 32 bytes, whatever the input's length.
-        let outputCount = request.algorithm.isMAC ? Algorithm.macBytes : dataCount
+        let outputCount = request.algorithm.isMAC ? Algorithm.macBytes : request.algorithm.isSignature ? 128 : dataCount
+        let signatureCount = request.algorithm.isSignature ? request.expected.count : 0
         memory = .allocate(
-            byteCount: fixed + request.aad.count + dataCount + outputCount + 1 + (rewraps ? fixed + dataCount : 0),
+            byteCount: fixed + request.aad.count + dataCount + outputCount + 1 + (rewraps ? fixed + dataCount : 0)
+                + signatureCount,
             alignment: 16)
         memory.initializeMemory(as: UInt8.self, repeating: 0)
         let base = memory.baseAddress!
@@ -137,6 +142,22 @@ final class AsyncJob {
         let aad = tag + Self.tagByteCount
         let input = aad + request.aad.count
         let output = input + dataCount
+        if request.algorithm.isSignature {
+            guard let privateKey = request.key?.privateKey() else {
+                EVP_CIPHER_CTX_free(cipherContext)
+                memory.deallocate()
+                throw EngineError(code: .invalidKey, message: "Key \(request.key?.name ?? "") holds no private key.")
+            }
+            guard let context = EVP_MD_CTX_new() else {
+                EVP_PKEY_free(privateKey)
+                EVP_CIPHER_CTX_free(cipherContext)
+                memory.deallocate()
+                throw EngineError(code: .engineError, message: "EVP_MD_CTX_new failed: \(openSSLErrors())")
+            }
+            signing = (context, privateKey)
+        } else {
+            signing = nil
+        }
         if request.algorithm.isMAC {
             guard let context = EVP_MAC_CTX_new(cipher) else {
                 EVP_CIPHER_CTX_free(cipherContext)
@@ -182,6 +203,17 @@ final class AsyncJob {
         work.pointee.output = output.assumingMemoryBound(to: UInt8.self)
         work.pointee.tag = tag.assumingMemoryBound(to: UInt8.self)
         work.pointee.measures_stack = diagnostics.stackGauge != nil ? 1 : 0
+        if let signing {
+            work.pointee.md_context = signing.context
+            work.pointee.pkey = signing.key
+            work.pointee.digests_sha256 = request.algorithm == .ecdsaP256 ? 1 : 0
+            work.pointee.verify = request.operation == .verify ? 1 : 0
+            // The signature to check, after everything else in the job's memory.
+            let signature = memory.baseAddress! + (memory.count - signatureCount)
+            request.expected.withUnsafeBytes { if let source = $0.baseAddress { signature.copyMemory(from: source, byteCount: $0.count) } }
+            work.pointee.signature = UnsafePointer(signature.assumingMemoryBound(to: UInt8.self))
+            work.pointee.signature_length = signatureCount
+        }
         if rewraps, let sealingKey = request.rewrapKey {
             // The sealing half: a fresh nonce, the new key version, the same AAD; its input is
             // the opening half's output, set by the job when that half is done.
@@ -224,6 +256,10 @@ final class AsyncJob {
     deinit {
         EVP_CIPHER_CTX_free(cipherContext)
         if let macContext { EVP_MAC_CTX_free(macContext) }
+        if let signing {
+            EVP_MD_CTX_free(signing.context)
+            EVP_PKEY_free(signing.key)
+        }
         if let sealing {
             EVP_CIPHER_CTX_free(sealing.context)
             sealing.work.deallocate()
@@ -284,7 +320,7 @@ final class AsyncJob {
             return (.failure(failure(result, provider: provider)), unit, device)
         }
         let request = submission.request
-        if request.operation == .verify {
+        if request.operation == .verify && request.algorithm.isMAC {
             // Equal MACs, compared in constant time: one byte, 1 or 0.
             let computed = UnsafeRawBufferPointer(start: result.output, count: result.output_length)
             let equal = request.expected.count == computed.count

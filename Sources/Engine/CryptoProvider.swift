@@ -44,6 +44,13 @@ final class CryptoProvider: @unchecked Sendable {
                 algorithms.insert(.hmacSHA256)
                 EVP_MAC_free(mac)
             }
+            // Signatures run in OpenSSL's default library context, where their keys are decoded.
+            for algorithm in Algorithm.allCases where algorithm.isSignature {
+                if let signature = EVP_SIGNATURE_fetch(nil, algorithm.openSSLName, nil) {
+                    algorithms.insert(algorithm)
+                    EVP_SIGNATURE_free(signature)
+                }
+            }
             for algorithm in Algorithm.allCases where algorithm.isCipher {
                 if let cipher = EVP_CIPHER_fetch(context, algorithm.openSSLName, "provider=\(name)") {
                     algorithms.insert(algorithm)
@@ -133,6 +140,8 @@ extension Algorithm {
         case .aes256GCM: "AES-256-GCM"
         case .chacha20Poly1305: "ChaCha20-Poly1305"
         case .hmacSHA256: "HMAC"
+        case .ecdsaP256: "ECDSA"
+        case .ed25519: "ED25519"
         }
     }
 }

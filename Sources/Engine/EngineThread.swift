@@ -412,7 +412,8 @@ private final class EngineLoop: @unchecked Sendable {
         while waitingHead < waiting.count && jobs.count < configuration.maxJobsPerThread && !poolExhausted {
             let submission = waiting[waitingHead]
             waitingHead += 1
-            guard let cipher = ciphers?[submission.request.algorithm] else {
+            let cipher = ciphers?[submission.request.algorithm]
+            guard cipher != nil || submission.request.algorithm.isSignature else {
                 finish(submission, job: nil, failure: EngineError(
                     code: .unsupportedAlgorithm,
                     message: "The provider '\(provider.name)' has no \(submission.request.algorithm.rawValue)."),

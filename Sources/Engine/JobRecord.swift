@@ -10,13 +10,19 @@ public enum Algorithm: String, Sendable, CaseIterable {
     case chacha20Poly1305 = "chacha20-poly1305"
     /// HMAC with SHA-256 (RFC 2104), a 256-bit key: a MAC, not a cipher.
     case hmacSHA256 = "hmac-sha256"
+    /// ECDSA on P-256 with SHA-256; signatures are DER.
+    case ecdsaP256 = "ecdsa-p256"
+    /// Ed25519 (RFC 8032); signatures are 64 bytes.
+    case ed25519
 
     /// Whether the algorithm is an AEAD cipher that takes a key and associated data.
     public var isAEAD: Bool { self == .aes256GCM || self == .chacha20Poly1305 }
     /// Whether the algorithm is a message authentication code (for /hmac and /verify).
     public var isMAC: Bool { self == .hmacSHA256 }
+    /// Whether the algorithm signs (for /sign and /verify), with a private key whose public key is shown.
+    public var isSignature: Bool { self == .ecdsaP256 || self == .ed25519 }
     /// Whether the algorithm is a cipher (for /encrypt and /decrypt).
-    public var isCipher: Bool { !isMAC }
+    public var isCipher: Bool { !isMAC && !isSignature }
     /// Bytes of a MAC.
     public static let macBytes = 32
 
@@ -34,8 +40,10 @@ public enum JobOperation: String, Sendable, CaseIterable {
     case datakey
     /// Computes a MAC of the input.
     case hmac
-    /// Computes a MAC of the input and compares it with `JobRequest.expected` in constant time:
-    /// the output is one byte, 1 when they are equal.
+    /// Signs the input with a private key.
+    case sign
+    /// Checks `JobRequest.expected` (a MAC, compared in constant time, or a signature, checked
+    /// with the public key) against the input: the output is one byte, 1 when it holds.
     case verify
 
     /// Whether the job's input is a sealed `nonce || ciphertext || tag` to open first.
@@ -107,7 +115,7 @@ public struct JobRequest: Sendable {
     /// The answer carries the input (a data key asked for with its plaintext); the record
     /// never does.
     public var answersWithInput = false
-    /// The MAC a verify job compares with.
+    /// The MAC or signature a verify job checks.
     public var expected: [UInt8] = []
 
     public init(operation: JobOperation = .encrypt, algorithm: Algorithm = .xor0xAA, input: [UInt8],

@@ -74,8 +74,13 @@ enum JobJSON {
             json.hex(output)
             if record.describesOutput, let name = record.keyName, let version = record.keyVersion {
                 // What /decrypt (or /verify) takes alone: the key and version travel with it.
+                let field: StaticString = switch record.operation {
+                case .hmac: "hmac"
+                case .sign: "signature"
+                default: "ciphertext"
+                }
                 json.field(
-                    record.operation == .hmac ? "hmac" : "ciphertext",
+                    field,
                     "offload:\(name):v\(version):" + Data(output).base64EncodedString())
             }
         }

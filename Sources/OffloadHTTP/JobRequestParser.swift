@@ -52,7 +52,7 @@ struct JobRequestParser {
     static let batchItemCeiling = 1000
     private static let inputFields = ["input", "input_hex", "input_base64", "ciphertext"]
     private static let itemFields: Set<String> = [
-        "input", "input_hex", "input_base64", "ciphertext", "algorithm", "key", "key_version", "aad_base64", "hmac",
+        "input", "input_hex", "input_base64", "ciphertext", "algorithm", "key", "key_version", "aad_base64", "hmac", "signature",
     ]
 
     let operation: JobOperation
@@ -65,7 +65,7 @@ struct JobRequestParser {
         if operation == .rewrap && !request.isJSON {
             throw APIError(.unsupportedMediaType, "Send {\"ciphertext\": \"offload:...\"} as application/json.")
         }
-        if (operation == .hmac || operation == .verify) && !request.isJSON {
+        if (operation == .hmac || operation == .sign || operation == .verify) && !request.isJSON {
             throw APIError(.unsupportedMediaType, "Send {\"key\": ..., \"input\": ...} as application/json.")
         }
         return request.isJSON ? try parseJSON(request) : .single(try parseRaw(request))
@@ -147,10 +147,12 @@ struct JobRequestParser {
         case "input_base64": input = try Self.decodeBase64(text, field: field)
         default: input = Array(text.utf8)
         }
-        if operation == .hmac || operation == .verify {
-            return try macRequest(input: input, object: object)
+        if operation == .hmac || operation == .sign || operation == .verify {
+            return try authenticationRequest(input: input, object: object)
         }
-        if object["hmac"] != nil { throw APIError(.unknownField, "hmac is a field of /verify only.") }
+        for field in ["hmac", "signature"] where object[field] != nil {
+            throw APIError(.unknownField, "\(field) is a field of /verify only.")
+        }
         var version: Int?
         if let value = object["key_version"] {
             guard let number = JSONBody.int(value), number >= 1 else {
@@ -163,30 +165,50 @@ struct JobRequestParser {
             keyName: try stringField("key", in: object), version: version, aad: aad)
     }
 
-    /// `/hmac` `{"key", input}` and `/verify` `{"key", input, "hmac"}`: a MAC under the key's
-    /// latest version, or compared with the one given (a malformed one is simply not valid).
-    private func macRequest(input: [UInt8], object: [String: Any]) throws(APIError) -> JobRequest {
+    /// `/hmac` and `/sign` `{"key", input}`, `/verify` `{"key", input, "hmac" or "signature"}`:
+    /// a MAC or signature under the key's latest version, or the one given checked (a
+    /// malformed one, or another key's, is simply not valid).
+    private func authenticationRequest(input: [UInt8], object: [String: Any]) throws(APIError) -> JobRequest {
         for field in ["algorithm", "aad_base64", "key_version"] where object[field] != nil {
             throw APIError(.unknownField, "\(field) is not a field of /\(operation.rawValue); the key says how.")
         }
-        if operation == .hmac && object["hmac"] != nil {
-            throw APIError(.unknownField, "hmac is a field of /verify only.")
+        if operation != .verify, let field = ["hmac", "signature"].first(where: { object[$0] != nil }) {
+            throw APIError(.unknownField, "\(field) is a field of /verify only.")
         }
         guard let name = try stringField("key", in: object) else {
-            throw APIError(.invalidField, "key is required: the name of an hmac-sha256 key.")
+            throw APIError(.invalidField, "key is required: the name of an hmac-sha256, ecdsa-p256 or ed25519 key.")
         }
         let key = try key(named: name)
-        guard key.type.isMAC else {
-            throw APIError(.wrongKeyType, "Key \(name) is a \(key.type.rawValue) key; /\(operation.rawValue) needs an hmac-sha256 key.")
+        let field: String
+        switch operation {
+        case .hmac:
+            guard key.type.isMAC else {
+                throw APIError(.wrongKeyType, "Key \(name) is a \(key.type.rawValue) key; /hmac needs an hmac-sha256 key.")
+            }
+            field = "hmac"
+        case .sign:
+            guard key.type.isSignature else {
+                throw APIError(.wrongKeyType, "Key \(name) is a \(key.type.rawValue) key; /sign needs an ecdsa-p256 or ed25519 key.")
+            }
+            field = "signature"
+        default:
+            guard key.type.isMAC || key.type.isSignature else {
+                throw APIError(.wrongKeyType, "Key \(name) is a \(key.type.rawValue) key; /verify checks HMACs and signatures.")
+            }
+            field = key.type.isMAC ? "hmac" : "signature"
+            let other = field == "hmac" ? "signature" : "hmac"
+            if object[other] != nil {
+                throw APIError(.invalidField, "Key \(name) is a \(key.type.rawValue) key: give \(field), not \(other).")
+            }
         }
         _ = try supportedAlgorithm(key.type)
         var version = key.latestVersion
         var expected: [UInt8] = []
         if operation == .verify {
-            guard let text = try stringField("hmac", in: object) else {
-                throw APIError(.missingInput, "/verify needs hmac, offload:<key>:v<version>:<base64>, as /hmac answers it.")
+            guard let text = try stringField(field, in: object) else {
+                throw APIError(.missingInput, "/verify needs \(field), offload:<key>:v<version>:<base64>, as /\(field == "hmac" ? "hmac" : "sign") answers it.")
             }
-            // A MAC that does not parse, or names another key, is not valid: answered so, not refused.
+            // One that does not parse, or names another key, is not valid: answered so, not refused.
             let parts = text.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
             if parts.count == 4, parts[0] == "offload", parts[1] == name, parts[2].hasPrefix("v"),
                 let named = Int(parts[2].dropFirst()), String(named) == parts[2].dropFirst(),
@@ -204,7 +226,7 @@ struct JobRequestParser {
         }
         var request = JobRequest(operation: operation, algorithm: key.type, input: input, key: material)
         request.expected = expected
-        request.describesOutput = operation == .hmac
+        request.describesOutput = operation != .verify
         return request
     }
 

@@ -44,7 +44,7 @@ struct KeyAPI: Sendable {
             throw APIError(
                 .unsupportedKeyType,
                 "type must be one of \(KeyRing.creatableTypes.map(\.rawValue).joined(separator: ", ")); "
-                    + "signing keys (ecdsa-p256, ed25519) are not supported yet.")
+                    + "xor-0xaa takes no key.")
         }
         return change(.create(name: name, type: type, importing: nil))
     }
@@ -177,6 +177,7 @@ struct KeyAPI: Sendable {
                 json.beginObject()
                 json.key("created_at")
                 json.timestamp(wallNanoseconds: key.versions[version]!.createdAt)
+                if let pem = key.versions[version]!.publicKeyPEM { json.field("public_key_pem", pem) }
                 json.endObject()
             }
             json.endObject()

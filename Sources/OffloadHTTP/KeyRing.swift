@@ -14,6 +14,14 @@ public final class KeyRing: Sendable {
         public struct Version: Sendable {
             let material: CipherKey
             let createdAt: Int64
+            /// A signing key's public key (SubjectPublicKeyInfo PEM), for verifiers elsewhere.
+            var publicKeyPEM: String?
+
+            init(material: CipherKey, createdAt: Int64) {
+                self.material = material
+                self.createdAt = createdAt
+                publicKeyPEM = material.publicKeyPEM()
+            }
         }
 
         public let name: String
@@ -29,7 +37,7 @@ public final class KeyRing: Sendable {
     }
 
     /// The key types a client may create.
-    static let creatableTypes: [Algorithm] = Algorithm.allCases.filter { $0.isAEAD || $0.isMAC }
+    static let creatableTypes: [Algorithm] = Algorithm.allCases.filter { $0 != .xor0xAA }
 
     private let keys = Mutex<[String: Key]>([:])
     private let defaultKey: Mutex<String?>
@@ -88,7 +96,7 @@ public final class KeyRing: Sendable {
     }
 
     private func open(_ key: StoredKey, known: Key?, problems: inout [String]) -> Key? {
-        guard let type = Algorithm(rawValue: key.type), type.isAEAD || type.isMAC else {
+        guard let type = Algorithm(rawValue: key.type), Self.creatableTypes.contains(type) else {
             problems.append("key \(key.name) has type \(key.type), which this build does not know")
             return nil
         }
@@ -99,7 +107,8 @@ public final class KeyRing: Sendable {
                 continue
             }
             do {
-                let material = try CipherKey.unsealed(version.sealedMaterial, name: key.name, version: version.version, with: wrap)
+                let material = try CipherKey.unsealed(
+                    version.sealedMaterial, name: key.name, version: version.version, privateKey: type.isSignature, with: wrap)
                 versions[version.version] = Key.Version(material: material, createdAt: version.createdNanoseconds)
             } catch {
                 problems.append("key \(key.name) v\(version.version) does not open: \(error)")
@@ -112,11 +121,15 @@ public final class KeyRing: Sendable {
             createdAt: key.createdNanoseconds)
     }
 
-    /// The sealer of a new version's material for the store: fresh random bytes, or `bytes`.
+    /// The sealer of a new version's material for the store: fresh material of the key's type
+    /// (as the store holds it), or `bytes`.
     func sealer(name: String, bytes: CipherKey? = nil) -> KeySealer {
         let wrap = wrap
-        return { version in
-            let material = try bytes?.with(name: name, version: version) ?? CipherKey.random(name: name, version: version)
+        return { version, typeName in
+            guard let type = Algorithm(rawValue: typeName) else {
+                throw EngineError(code: .invalidKey, message: "Key \(name) has type \(typeName), which this build does not know.")
+            }
+            let material = try bytes?.with(name: name, version: version) ?? CipherKey.generated(type, name: name, version: version)
             return try material.sealed(with: wrap)
         }
     }
@@ -129,7 +142,7 @@ public final class KeyRing: Sendable {
             switch change {
             case .create(let name, let type, let bytes):
                 guard keys[name] == nil else { return .nameTaken }
-                let material = try bytes?.with(name: name, version: 1) ?? CipherKey.random(name: name, version: 1)
+                let material = try bytes?.with(name: name, version: 1) ?? CipherKey.generated(type, name: name, version: 1)
                 keys[name] = Key(
                     name: name, type: type, versions: [1: Key.Version(material: material, createdAt: now)],
                     latestVersion: 1, minDecryptionVersion: 1, deletionAllowed: false, createdAt: now)
@@ -137,7 +150,8 @@ public final class KeyRing: Sendable {
                 guard let key = keys[name] else { return .notFound }
                 let version = key.latestVersion + 1
                 var versions = key.versions
-                versions[version] = Key.Version(material: try CipherKey.random(name: name, version: version), createdAt: now)
+                versions[version] = Key.Version(
+                    material: try CipherKey.generated(key.type, name: name, version: version), createdAt: now)
                 keys[name] = Key(
                     name: name, type: key.type, versions: versions, latestVersion: version,
                     minDecryptionVersion: key.minDecryptionVersion, deletionAllowed: key.deletionAllowed,

@@ -180,10 +180,43 @@ paths:
         '415': {$ref: '#/components/responses/Error'}
         '500': {$ref: '#/components/responses/FailedJob'}
         '503': {$ref: '#/components/responses/Unavailable'}
+  /sign:
+    post:
+      operationId: sign
+      summary: Sign the input with an ecdsa-p256 (SHA-256, DER) or ed25519 key's latest version.
+      description: The signature verifies with POST /verify, or anywhere with the version's public_key_pem (GET /keys/{name}).
+      parameters:
+        - $ref: '#/components/parameters/Prefer'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              oneOf:
+                - $ref: '#/components/schemas/MACInput'
+                - type: object
+                  additionalProperties: false
+                  required: [batch]
+                  properties:
+                    batch:
+                      type: array
+                      minItems: 1
+                      maxItems: 1000
+                      items: {$ref: '#/components/schemas/MACInput'}
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '200': {$ref: '#/components/responses/JobOrBatch'}
+        '202': {$ref: '#/components/responses/Accepted'}
+        '400': {$ref: '#/components/responses/BadRequest'}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
+        '413': {$ref: '#/components/responses/Error'}
+        '415': {$ref: '#/components/responses/Error'}
+        '500': {$ref: '#/components/responses/FailedJob'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /verify:
     post:
       operationId: verify
-      summary: Whether an HMAC (offload:<key>:v<n>:<base64>) is the input's; a malformed one is valid false, not an error.
+      summary: Whether an HMAC or a signature (offload:<key>:v<n>:<base64>) is the input's; a malformed one is valid false, not an error.
       parameters:
         - $ref: '#/components/parameters/Prefer'
       requestBody:
@@ -299,7 +332,7 @@ paths:
               additionalProperties: false
               properties:
                 name: {type: string, pattern: '^[a-z0-9][a-z0-9_-]{0,63}$'}
-                type: {type: string, enum: [aes-256-gcm, chacha20-poly1305, hmac-sha256], default: aes-256-gcm}
+                type: {type: string, enum: [aes-256-gcm, chacha20-poly1305, hmac-sha256, ecdsa-p256, ed25519], default: aes-256-gcm}
       responses:
         '401': {$ref: '#/components/responses/Unauthorized'}
         '201':
@@ -652,15 +685,17 @@ components:
       required: [key]
       description: The key and exactly one of input, input_hex, input_base64.
       properties:
-        key: {type: string, description: An hmac-sha256 key's name.}
+        key: {type: string, description: An hmac-sha256 key's name (/hmac), or an ecdsa-p256 or ed25519 key's (/sign).}
         input: {type: string}
         input_hex: {type: string, pattern: '^([0-9a-fA-F]{2})*$'}
         input_base64: {type: string}
     VerifyInput:
       type: object
       additionalProperties: false
-      required: [key, hmac]
+      required: [key]
+      description: The key, one input field, and hmac (an HMAC key) or signature (a signing key).
       properties:
+        signature: {type: string, description: 'offload:<key>:v<version>:<base64>, as /sign answers it.'}
         key: {type: string, description: An hmac-sha256 key's name.}
         input: {type: string}
         input_hex: {type: string, pattern: '^([0-9a-fA-F]{2})*$'}
@@ -679,7 +714,7 @@ components:
       additionalProperties: false
       properties:
         name: {type: string}
-        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305, hmac-sha256]}
+        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305, hmac-sha256, ecdsa-p256, ed25519]}
         latest_version: {type: integer, minimum: 1}
         min_decryption_version: {type: integer, minimum: 1}
         deletion_allowed: {type: boolean}
@@ -691,7 +726,7 @@ components:
       additionalProperties: false
       properties:
         name: {type: string}
-        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305, hmac-sha256]}
+        type: {type: string, enum: [aes-256-gcm, chacha20-poly1305, hmac-sha256, ecdsa-p256, ed25519]}
         latest_version: {type: integer, minimum: 1}
         min_decryption_version: {type: integer, minimum: 1}
         deletion_allowed: {type: boolean}
@@ -705,9 +740,10 @@ components:
             additionalProperties: false
             properties:
               created_at: {type: string, format: date-time}
+              public_key_pem: {type: string, description: A signing key version's public key (SubjectPublicKeyInfo PEM).}
     Algorithm:
       type: string
-      enum: [xor-0xaa, aes-256-gcm, chacha20-poly1305, hmac-sha256]
+      enum: [xor-0xaa, aes-256-gcm, chacha20-poly1305, hmac-sha256, ecdsa-p256, ed25519]
     JobStatus:
       type: string
       enum: [queued, running, completed, failed]
@@ -814,9 +850,10 @@ components:
       properties:
         id: {type: string, format: uuid}
         status: {$ref: '#/components/schemas/JobStatus'}
-        operation: {type: string, enum: [encrypt, decrypt, rewrap, datakey, hmac, verify]}
+        operation: {type: string, enum: [encrypt, decrypt, rewrap, datakey, hmac, sign, verify]}
         hmac: {type: string, description: 'A completed /hmac job''s MAC, offload:<key>:v<version>:<base64>, which /verify takes.'}
         valid: {type: boolean, description: A completed /verify job's answer.}
+        signature: {type: string, description: 'A completed /sign job''s signature, offload:<key>:v<version>:<base64>.'}
         algorithm: {$ref: '#/components/schemas/Algorithm'}
         key: {type: string, description: The key's name (never its bytes).}
         key_version: {type: [integer, 'null'], minimum: 1, description: The version of the key the job used (a rewrap's, the new one).}

@@ -34,7 +34,7 @@ struct Router: Sendable {
     let store: DurableStore?
 
     enum Route {
-        case encrypt, decrypt, rewrap, datakey, hmac, verify, jobs, job(String), keys, key(String), keyRotation(String), healthz, readyz, metrics, openAPI
+        case encrypt, decrypt, rewrap, datakey, hmac, sign, verify, jobs, job(String), keys, key(String), keyRotation(String), healthz, readyz, metrics, openAPI
         case stats
         /// The live page and its files.
         case page, pageFile(String)
@@ -48,6 +48,7 @@ struct Router: Sendable {
             case "/rewrap": self = .rewrap
             case "/datakey": self = .datakey
             case "/hmac": self = .hmac
+            case "/sign": self = .sign
             case "/verify": self = .verify
             case "/jobs": self = .jobs
             case "/keys": self = .keys
@@ -94,7 +95,7 @@ struct Router: Sendable {
         /// The methods the route answers; OPTIONS answers on every route.
         var methods: [String] {
             switch self {
-            case .encrypt, .decrypt, .rewrap, .datakey, .hmac, .verify, .keyRotation: ["POST", "OPTIONS"]
+            case .encrypt, .decrypt, .rewrap, .datakey, .hmac, .sign, .verify, .keyRotation: ["POST", "OPTIONS"]
             case .keys: ["GET", "HEAD", "POST", "OPTIONS"]
             case .key: ["GET", "HEAD", "PATCH", "DELETE", "OPTIONS"]
             default: ["GET", "HEAD", "OPTIONS"]
@@ -109,6 +110,7 @@ struct Router: Sendable {
             case .rewrap: "/rewrap"
             case .datakey: "/datakey"
             case .hmac: "/hmac"
+            case .sign: "/sign"
             case .verify: "/verify"
             case .jobs: "/jobs"
             case .job: "/jobs/{id}"
@@ -131,7 +133,7 @@ struct Router: Sendable {
 
         /// Every route the service answers, for the OpenAPI coverage test.
         static let all: [Route] = [
-            .encrypt, .decrypt, .rewrap, .datakey, .hmac, .verify, .jobs, .job(""), .keys, .key(""), .keyRotation(""), .healthz, .readyz, .metrics, .openAPI, .stats, .page,
+            .encrypt, .decrypt, .rewrap, .datakey, .hmac, .sign, .verify, .jobs, .job(""), .keys, .key(""), .keyRotation(""), .healthz, .readyz, .metrics, .openAPI, .stats, .page,
             .pageFile("app.js"),
         ]
     }
@@ -157,11 +159,12 @@ struct Router: Sendable {
                 var job = try dataKey(request)
                 job.owner = request.principal?.name
                 return .runJob(job, respondAsync: request.prefersAsync)
-            case .encrypt, .decrypt, .rewrap, .hmac, .verify:
+            case .encrypt, .decrypt, .rewrap, .hmac, .sign, .verify:
                 let operation: JobOperation = switch route {
                 case .decrypt: .decrypt
                 case .rewrap: .rewrap
                 case .hmac: .hmac
+                case .sign: .sign
                 case .verify: .verify
                 default: .encrypt
                 }

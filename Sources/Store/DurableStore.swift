@@ -328,6 +328,8 @@ public final class DurableStore: Sendable {
             }
             if stopping && queue.withLock({ $0.writes.isEmpty && $0.tasks.isEmpty }) {
                 connection = nil
+                // Key material was made and sealed on this thread.
+                CryptoThread.release()
                 writerFinished.signal()
                 return
             }

@@ -72,9 +72,9 @@ extension SQLSession {
         return Self.key(row, versions: versions)
     }
 
-    private static func sealed(_ seal: KeySealer, _ version: Int) throws(StoreError) -> [UInt8] {
+    private static func sealed(_ seal: KeySealer, _ version: Int, _ type: String) throws(StoreError) -> [UInt8] {
         do {
-            return try seal(version)
+            return try seal(version, type)
         } catch {
             throw StoreError("Sealing the key's material failed: \(error)")
         }
@@ -89,7 +89,7 @@ extension SQLSession {
             guard inserted == 1 else { return .nameTaken }
             _ = try run(
                 "INSERT INTO key_versions (name, version, material, created_ns) VALUES ($1, 1, $2, $3)",
-                [.text(name), .blob(try Self.sealed(seal, 1)), .integer(now)])
+                [.text(name), .blob(try Self.sealed(seal, 1, type)), .integer(now)])
             return try loadKey(name).map { .done($0) } ?? .notFound
         }
     }
@@ -98,12 +98,13 @@ extension SQLSession {
         try transaction { () throws(StoreError) -> KeyChange in
             // The row's update takes its lock: a concurrent rotation waits, then gets the next number.
             guard let row = try select(
-                "UPDATE keys SET latest_version = latest_version + 1, updated_ns = $2 WHERE name = $1 RETURNING latest_version",
-                [.text(name), .integer(now)], kinds: [.integer]
-            ).first, let version = row[0].integer else { return .notFound }
+                "UPDATE keys SET latest_version = latest_version + 1, updated_ns = $2 WHERE name = $1 "
+                    + "RETURNING latest_version, type",
+                [.text(name), .integer(now)], kinds: [.integer, .text]
+            ).first, let version = row[0].integer, let type = row[1].text else { return .notFound }
             _ = try run(
                 "INSERT INTO key_versions (name, version, material, created_ns) VALUES ($1, $2, $3, $4)",
-                [.text(name), .integer(version), .blob(try Self.sealed(seal, Int(version))), .integer(now)])
+                [.text(name), .integer(version), .blob(try Self.sealed(seal, Int(version), type)), .integer(now)])
             return try loadKey(name).map { .done($0) } ?? .notFound
         }
     }

@@ -47,5 +47,6 @@ public enum KeyChange: Sendable, Equatable {
     case deleted
 }
 
-/// Seals a new version's material, given its number (the seal binds the material to it).
-public typealias KeySealer = @Sendable (_ version: Int) throws -> [UInt8]
+/// Seals a new version's material, given its number (the seal binds the material to it) and
+/// the key's type as the store holds it (which decides what material to make).
+public typealias KeySealer = @Sendable (_ version: Int, _ type: String) throws -> [UInt8]

@@ -304,6 +304,23 @@ struct FibreStack {
             }
             return try #require(engine.deepestFibreStackBytes)
         }
+        // Signatures and MACs run OpenSSL's big-number and curve code on the fibre.
+        let signing = try await withEngine(configuration(latency: .milliseconds(1), measuresFibreStack: true)) { engine in
+            for algorithm in [Algorithm.ecdsaP256, .ed25519] {
+                let pair = try CipherKey.generatedPair(algorithm, name: "gauge", version: 1)
+                let signed = await engine.run(JobRequest(operation: .sign, algorithm: algorithm, input: [1, 2, 3], key: pair))
+                #expect(signed.status == .completed)
+                var check = JobRequest(operation: .verify, algorithm: algorithm, input: [1, 2, 3], key: pair)
+                check.expected = try #require(signed.output)
+                #expect(await engine.run(check).output == [1])
+            }
+            let mac = await engine.run(JobRequest(
+                operation: .hmac, algorithm: .hmacSHA256, input: [1, 2, 3], key: try CipherKey(name: "m", bytes: Array(repeating: 2, count: 32))))
+            #expect(mac.output?.count == 32)
+            return try #require(engine.deepestFibreStackBytes)
+        }
+        print("deepest fibre stack use signing: \(signing) bytes")
+        #expect(signing < 16 * 1024, "signing used \(signing) bytes of the fibre's 32 KiB")
         // The gauge cannot see less than its unpainted gap; anything measured must be real.
         #expect(deepest >= FibreStackGauge.unpaintedGap)
         print("deepest fibre stack use: \(deepest) bytes")

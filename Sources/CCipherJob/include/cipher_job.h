@@ -32,6 +32,14 @@ enum cipher_job_step {
 typedef struct cipher_job_s {
     /* What to run; every pointer stays valid until the job has finished. */
     EVP_MAC_CTX *mac_context;         /* a MAC instead of a cipher: key, input and output are used */
+    EVP_MD_CTX *md_context;           /* a signature instead: `pkey` signs the input into output
+                                         (up to 128 bytes), or with `verify` checks `signature`
+                                         and writes one byte, 1 when it holds */
+    EVP_PKEY *pkey;
+    int digests_sha256;               /* 1 for ECDSA (SHA-256), 0 for Ed25519 (its own) */
+    int verify;
+    const unsigned char *signature;
+    size_t signature_length;
     EVP_CIPHER_CTX *context;          /* fresh or reset */
     const EVP_CIPHER *cipher;
     int encrypt;
