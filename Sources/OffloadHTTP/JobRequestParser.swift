@@ -254,9 +254,12 @@ struct JobRequestParser {
         if let keyName { named = try key(named: keyName) }
         let algorithm = try algorithmName == nil && named != nil ? supportedAlgorithm(named!.type) : algorithm(named: algorithmName)
         guard algorithm.isCipher else {
-            throw APIError(
-                .wrongKeyType,
-                "\(named.map { "Key \($0.name) is" } ?? "\(algorithm.rawValue) is") a MAC, not a cipher: use /hmac and /verify.")
+            let ciphers = Algorithm.allCases.filter(\.isCipher).map(\.rawValue).joined(separator: ", ")
+            if let named {
+                throw APIError(
+                    .wrongKeyType, "Key \(named.name) is a \(named.type.rawValue) key, not a cipher's: use /hmac, /sign and /verify.")
+            }
+            throw APIError(.unknownAlgorithm, "\(algorithm.rawValue) is not a cipher; /\(operation.rawValue) takes \(ciphers).")
         }
         guard !input.isEmpty else {
             throw APIError(.emptyInput, "The input is empty; send at least one byte.")

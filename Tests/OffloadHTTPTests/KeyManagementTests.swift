@@ -317,6 +317,8 @@ import Testing
             #expect(try await server.postJSON("/hmac", ["key": "default", "input": "x"]).errorCode == "wrong_key_type")
             #expect(try await server.postJSON("/encrypt", ["key": "webhooks", "input": "x"]).errorCode == "wrong_key_type")
             #expect(try await server.postJSON("/hmac", ["input": "x"]).errorCode == "invalid_field")
+            #expect(try await server.postJSON("/encrypt", ["input": "x", "algorithm": "hmac-sha256"]).errorCode
+                == "unknown_algorithm")
             #expect(try await server.postJSON("/verify", ["key": "webhooks", "input": "x", "hmac": "offload:webhooks:v9:AAAA"])
                 .errorCode == "unknown_key_version")
         }
