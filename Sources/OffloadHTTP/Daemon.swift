@@ -57,35 +57,6 @@ final class Exchange: @unchecked Sendable {
     }
 }
 
-/// Gathers a batch's results in input order and answers once the last job has finished.
-final class BatchCollector: Sendable {
-    private let results: Mutex<(items: [Result<JobRecord, APIError>?], remaining: Int)>
-    private let exchange: Exchange
-
-    init(count: Int, exchange: Exchange) {
-        results = Mutex((Array(repeating: nil, count: count), count))
-        self.exchange = exchange
-    }
-
-    func record(_ result: Result<JobRecord, APIError>, at index: Int) {
-        let finished: [Result<JobRecord, APIError>]? = results.withLock { results in
-            results.items[index] = result
-            results.remaining -= 1
-            return results.remaining == 0 ? results.items.map { $0! } : nil
-        }
-        guard let finished else { return }
-        let refusedForLoad = finished.allSatisfy { result in
-            if case .failure(let error) = result { error.status == 503 } else { false }
-        }
-        if refusedForLoad, case .failure(let first) = finished.first {
-            // Nothing ran: the client should retry the whole batch, and be told when.
-            exchange.finish(with: APIError(first.code, "No item of the batch could be queued: \(first.message)").response)
-            return
-        }
-        exchange.finish(with: .json(200, JobJSON.batch(finished)))
-    }
-}
-
 /// Set once shutdown begins; read by the request path and by readiness.
 final class DrainFlag: Sendable {
     private let flag = Atomic<Bool>(false)
@@ -98,9 +69,9 @@ final class DrainFlag: Sendable {
 /// is in `Router`.
 final class Daemon: Sendable {
     private let router: Router
+    /// Runs what the router decides; the daemon only carries requests and answers.
+    private let runner: JobRunner
     private let engine: Engine
-    /// Where job records outlive the process; nil keeps them in the engine's memory only.
-    private let store: DurableStore?
     private let metrics: ServiceMetrics
     private let requestLog: RequestLog
     private let maxBodyBytes: Int
@@ -123,7 +94,6 @@ final class Daemon: Sendable {
     /// request is read, its job run and resumed, and its answer sent on one thread.
     init(configuration: ServerConfiguration, engine: Engine, store: DurableStore?, keys: KeyRing, logger: Logger) throws {
         self.engine = engine
-        self.store = store
         self.requestLog = RequestLog(logger: logger, format: configuration.logFormat)
         let metrics = ServiceMetrics()
         self.metrics = metrics
@@ -131,6 +101,7 @@ final class Daemon: Sendable {
         let memory = MemoryBudget(limit: configuration.maxBytesInFlight)
         self.memory = memory
         plaintextExpiry = PlaintextExpiry(jobs: engine.store, ttl: configuration.resultTTL)
+        self.runner = JobRunner(engine: engine, store: store, memory: memory, metrics: metrics)
         self.router = Router(
             engine: engine, keys: keys, maxBatchItems: configuration.maxBatchItems, metrics: metrics,
             memory: memory, maxBodyBytes: configuration.maxBodyBytes, isDraining: { draining.isSet }, store: store)
@@ -299,30 +270,17 @@ final class Daemon: Sendable {
         switch router.route(exchange.request) {
         case .respond(let response):
             return queue(response, for: exchange)
-        case .runJob(let request, respondAsync: true):
-            if let store {
-                MHD_suspend_connection(connection)
-                submitDurably(request, to: store, for: exchange)
-                return .YES
-            }
-            return queue(submitDetached(request, for: exchange), for: exchange)
-        case .runJob(let request, respondAsync: false):
+        case .runJob(let request, let respondAsync):
             // Suspend first, then submit: a job may finish, and resume the connection, at once.
             MHD_suspend_connection(connection)
-            do {
-                let binary = exchange.request.prefersBinary
-                let plaintext = request.answersWithInput ? request.input : nil
-                let record = try submit(request, for: exchange) { record in
-                    exchange.finish(with: Router.response(for: record, binary: binary, plaintext: plaintext))
-                }
-                exchange.jobID = record.id
-            } catch {
-                exchange.finish(with: refusal(error))
-            }
+            exchange.jobID = runner.run(
+                request, respondAsync: respondAsync, binary: exchange.request.prefersBinary,
+                onLoop: exchange.daemon.index
+            ) { response in exchange.finish(with: response) }
             return .YES
         case .runBatch(let items):
             MHD_suspend_connection(connection)
-            runBatch(items, for: exchange)
+            runner.runBatch(items, onLoop: exchange.daemon.index) { response in exchange.finish(with: response) }
             return .YES
         case .later(let work):
             // Answered from another thread: suspended until then, finished on this loop.
@@ -333,106 +291,6 @@ final class Daemon: Sendable {
             }
             return .YES
         }
-    }
-
-    /// `Prefer: respond-async` with a durable store: the job runs at once, and is answered 202
-    /// once its record is committed (any replica can then find it); when the store cannot take
-    /// it, 503 (the job's result is then written nowhere). The connection is suspended.
-    private func submitDurably(_ request: JobRequest, to store: DurableStore, for exchange: Exchange) {
-        guard store.isAvailable else {
-            return exchange.finish(with: Router.storeUnavailable(StoreError(store.unavailable ?? "not reachable")).response)
-        }
-        var request = request
-        request.storedDurably = true
-        let record: JobRecord
-        do {
-            record = try submit(request, for: exchange) { record in store.finished(record) }
-        } catch {
-            return exchange.finish(with: refusal(error))
-        }
-        exchange.jobID = record.id
-        let engine = engine
-        store.accepted(record) { committed in
-            engine.perform(onLoop: exchange.daemon.index) {
-                guard committed else {
-                    return exchange.finish(with: Router.storeUnavailable(
-                        StoreError(store.unavailable ?? "the job could not be written")).response)
-                }
-                exchange.finish(with: Self.accepted(engine.store.job(record.id) ?? record))
-            }
-        }
-    }
-
-    /// `Prefer: respond-async` without a durable store: 202 at once.
-    private func submitDetached(_ request: JobRequest, for exchange: Exchange) -> HTTPResponse {
-        do {
-            let record = try submit(request, for: exchange) { _ in }
-            exchange.jobID = record.id
-            return Self.accepted(record)
-        } catch {
-            return refusal(error)
-        }
-    }
-
-    /// 202 with the job as it stands and where to poll it.
-    private static func accepted(_ record: JobRecord) -> HTTPResponse {
-        let id = record.id.uuidString.lowercased()
-        // Content-Location is the standard pointer to a status monitor for 202 (RFC 9110
-        // 15.3.3); Location is kept for clients that look there; Retry-After hints when to poll.
-        return .json(202, JobJSON.job(record), headers: [
-            ("Location", "/jobs/\(id)"), ("Content-Location", "/jobs/\(id)"), ("Retry-After", "1"),
-            ("Preference-Applied", "respond-async"),
-        ])
-    }
-
-    /// Runs every valid item as its own job; the connection is already suspended.
-    private func runBatch(_ items: [Result<JobRequest, APIError>], for exchange: Exchange) {
-        let collector = BatchCollector(count: items.count, exchange: exchange)
-        for (index, item) in items.enumerated() {
-            switch item {
-            case .failure(let error):
-                collector.record(.failure(error), at: index)
-            case .success(let request):
-                do {
-                    try submit(request, for: exchange) { record in collector.record(.success(record), at: index) }
-                } catch {
-                    let refused = (error as? EngineError).map { APIError(ErrorCode($0.code), $0.message) }
-                        ?? APIError(.overloaded, "The job could not be queued.")
-                    collector.record(.failure(refused), at: index)
-                }
-            }
-        }
-    }
-
-    /// Submits a job whose body was admitted: it holds its bytes of the memory budget until it
-    /// finishes (even past the limit: refusing it now would waste the body already read), and
-    /// is counted in the metrics when it does.
-    @discardableResult
-    private func submit(
-        _ request: JobRequest, for exchange: Exchange, whenFinished: @escaping @Sendable (JobRecord) -> Void
-    ) throws -> JobRecord {
-        let bytes = MemoryBudget.bytes(of: request)
-        let memory = memory
-        let metrics = metrics
-        memory.take(bytes)
-        do {
-            return try engine.submit(request, onLoop: exchange.daemon.index) { record in
-                memory.release(bytes)
-                metrics.jobFinished(record)
-                whenFinished(record)
-            }
-        } catch {
-            memory.release(bytes)
-            throw error
-        }
-    }
-
-    /// The answer when the engine refuses a job: it is full, or shutting down.
-    private func refusal(_ error: any Error) -> HTTPResponse {
-        if let error = error as? EngineError, error.code == .overloaded {
-            return APIError(.overloaded, error.message).response
-        }
-        return drainingResponse
     }
 
     /// Takes `bytes` of the memory budget for the request's body, or says there is no room.
@@ -446,11 +304,7 @@ final class Daemon: Sendable {
         APIError.memoryExhausted.response
     }
 
-    private var drainingResponse: HTTPResponse {
-        var response = APIError(.shuttingDown, "The service is shutting down; retry on another instance.").response
-        response.headers.append(("Connection", "close"))
-        return response
-    }
+    private var drainingResponse: HTTPResponse { JobRunner.drainingResponse }
 
     /// The request context libmicrohttpd gives a request whose query had too many arguments.
     private static var queryRefusedMark: UnsafeMutableRawPointer? { CMicroHTTPD_query_refused_mark() }

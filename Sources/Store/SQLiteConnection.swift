@@ -268,7 +268,10 @@ final class SQLiteConnection: StoreConnection, SQLSession {
     // MARK: - SQLite calls
 
     private func error(_ what: String) -> StoreError {
-        StoreError("\(what) in the store \(path) failed: \(String(cString: sqlite3_errmsg(database))).")
+        // The extended code tells apart the I/O errors that share one message.
+        StoreError(
+            "\(what) in the store \(path) failed: \(String(cString: sqlite3_errmsg(database))) "
+                + "(SQLite code \(sqlite3_extended_errcode(database))).")
     }
 
     private func prepare(_ sql: String) throws(StoreError) -> OpaquePointer {
