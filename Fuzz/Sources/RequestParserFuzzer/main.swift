@@ -1,6 +1,6 @@
 // A libFuzzer driver. The first input byte picks what the rest is fed to:
 //   0: a raw body to POST /encrypt with a query string (`name=value&...` up to the first NUL)
-//   1: a JSON body to POST /encrypt or, with the next byte odd, to POST /decrypt
+//   1: a JSON body to POST /encrypt, /decrypt, /rewrap, /hmac, /sign or /verify (the next byte picks)
 //   2: the query string of GET /jobs
 // Any input must end in a job request or an APIError; a crash, a trap or a sanitizer report
 // is a finding.
@@ -8,7 +8,16 @@ import Engine
 import Glibc
 @testable import OffloadHTTP
 
-private let keys = try! KeyRing.generated()
+/// A key of every type, in memory, as a service without a store has them.
+private let keys: KeyRing = {
+    let ring = KeyRing(wrap: try! KeyWrap.random(), defaultName: "default", isEphemeral: true)
+    for (name, type) in [("default", Algorithm.aes256GCM), ("chacha", .chacha20Poly1305), ("mac", .hmacSHA256),
+                         ("ec", .ecdsaP256), ("ed", .ed25519)] {
+        _ = try! ring.changeInMemory(.create(name: name, type: type, importing: nil), now: 0)
+    }
+    return ring
+}()
+private let operations: [JobOperation] = [.encrypt, .decrypt, .rewrap, .hmac, .sign, .verify]
 
 /// Splits `a=b&c=d` the way a query string is split (no percent-decoding: the daemon did it).
 private func queryPairs(_ bytes: ArraySlice<UInt8>) -> [(name: String, value: String)] {
@@ -31,7 +40,7 @@ private func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             body: Array(rest[split...].dropFirst()))
         _ = try? JobRequestParser(operation: .encrypt, keys: keys, maxBatchItems: 1000).parse(request)
     case 1:
-        let operation: JobOperation = (rest.first ?? 0) % 2 == 0 ? .encrypt : .decrypt
+        let operation = operations[Int(rest.first ?? 0) % operations.count]
         let request = HTTPRequest(
             method: "POST", path: "/encrypt", query: [], contentType: "application/json; charset=utf-8",
             body: Array(rest.dropFirst()))
