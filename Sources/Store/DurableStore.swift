@@ -4,8 +4,9 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Async jobs' records in a store that outlives the process (SQLite) or is shared by replicas
-/// (PostgreSQL), and the totals of every job. Nothing here ever blocks the caller: writes queue
+/// Async jobs' records, the totals of every job, and the keys (their material sealed by the
+/// caller), in a store that outlives the process (SQLite) or is shared by replicas
+/// (PostgreSQL). Nothing here ever blocks the caller: writes queue
 /// for a writer thread that commits them in batches (one transaction per batch), reads run on
 /// a reader thread, and each answers through a closure called on that thread.
 ///
