@@ -76,6 +76,8 @@ final class CryptoProvider: @unchecked Sendable {
         OSSL_LIB_CTX_free(libraryContext)
     }
 
+    static var libraryVersion: String { String(cString: OpenSSL_version(OPENSSL_VERSION)) }
+
     /// Whether the engine can ask the provider to fail a pending operation (offloadsim only;
     /// OpenSSL has no cancel).
     var canFailPendingOperations: Bool { name == Self.simulationName }

@@ -117,6 +117,9 @@ public final class Engine: Sendable {
         self.threads = threads
     }
 
+    /// The OpenSSL library the engine runs on, as it names itself ("OpenSSL 3.0.19 ...").
+    public static var openSSLVersion: String { CryptoProvider.libraryVersion }
+
     /// The name of the provider every job runs through.
     public var providerName: String { provider.name }
 

@@ -104,7 +104,8 @@ final class Daemon: Sendable {
         self.runner = JobRunner(engine: engine, store: store, memory: memory, metrics: metrics)
         self.router = Router(
             engine: engine, keys: keys, maxBatchItems: configuration.maxBatchItems, metrics: metrics,
-            memory: memory, maxBodyBytes: configuration.maxBodyBytes, isDraining: { draining.isSet }, store: store)
+            memory: memory, maxBodyBytes: configuration.maxBodyBytes, isDraining: { draining.isSet }, store: store,
+            libmicrohttpdVersion: String(cString: MHD_get_version()))
         self.maxBodyBytes = configuration.maxBodyBytes
         self.maxHeaderBytes = configuration.maxHeaderBytes
         self.accessTokens = configuration.accessTokens

@@ -173,6 +173,10 @@ public final class OffloadServer: Sendable {
         logger.info("listening", metadata: [
             "host": "\(configuration.host)", "port": "\(daemon.port)",
             "store": "\(configuration.store)",
+            "version": "\(ServiceVersion.current)",
+            // Whether clients must authenticate and whether the wire is encrypted, said at start.
+            "auth": "\(configuration.accessTokens == nil ? "off" : "bearer tokens")",
+            "tls": "\(configuration.tls == nil ? "off" : "on")",
             "engine.threads": "\(configuration.engine.threads)",
             "provider": "\(engine.providerName)",
             "memory.in_flight_bytes": "\(configuration.maxBytesInFlight)",

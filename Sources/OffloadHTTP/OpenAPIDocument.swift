@@ -5,7 +5,7 @@ enum OpenAPIDocument {
 openapi: 3.1.0
 info:
   title: offload-http
-  version: 1.0.0
+  version: \#(ServiceVersion.current)
   description: |
     Crypto offload as REST. Each POST /encrypt or /decrypt runs as an OpenSSL ASYNC job whose
     cipher comes from an OpenSSL provider (by default offloadsim, a simulated hardware
@@ -245,6 +245,26 @@ paths:
         '415': {$ref: '#/components/responses/Error'}
         '500': {$ref: '#/components/responses/FailedJob'}
         '503': {$ref: '#/components/responses/Unavailable'}
+  /version:
+    get:
+      operationId: version
+      summary: The service's version, and OpenSSL's, libmicrohttpd's and the provider it runs on.
+      responses:
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '200':
+          description: The versions.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [version, openssl, libmicrohttpd, provider]
+                additionalProperties: false
+                properties:
+                  version: {type: string, description: The same as this document's info.version.}
+                  openssl: {type: string}
+                  libmicrohttpd: {type: string}
+                  provider: {type: string}
+        '405': {$ref: '#/components/responses/MethodNotAllowed'}
   /jobs:
     get:
       operationId: listJobs

@@ -32,10 +32,12 @@ struct Router: Sendable {
     let isDraining: @Sendable () -> Bool
     /// Where job records outlive the process; nil keeps them in the engine's memory only.
     let store: DurableStore?
+    /// The version of the libmicrohttpd serving HTTP (the daemon knows it).
+    let libmicrohttpdVersion: String
 
     enum Route {
         case encrypt, decrypt, rewrap, datakey, hmac, sign, verify, jobs, job(String), keys, key(String), keyRotation(String), healthz, readyz, metrics, openAPI
-        case stats
+        case stats, version
         /// The live page and its files.
         case page, pageFile(String)
 
@@ -43,6 +45,7 @@ struct Router: Sendable {
             switch path {
             case "/": self = .page
             case "/stats": self = .stats
+            case "/version": self = .version
             case "/encrypt": self = .encrypt
             case "/decrypt": self = .decrypt
             case "/rewrap": self = .rewrap
@@ -122,6 +125,7 @@ struct Router: Sendable {
             case .metrics: "/metrics"
             case .openAPI: "/openapi.yaml"
             case .stats: "/stats"
+            case .version: "/version"
             case .page: "/"
             case .pageFile: "/page/{file}"
             }
@@ -133,7 +137,7 @@ struct Router: Sendable {
 
         /// Every route the service answers, for the OpenAPI coverage test.
         static let all: [Route] = [
-            .encrypt, .decrypt, .rewrap, .datakey, .hmac, .sign, .verify, .jobs, .job(""), .keys, .key(""), .keyRotation(""), .healthz, .readyz, .metrics, .openAPI, .stats, .page,
+            .encrypt, .decrypt, .rewrap, .datakey, .hmac, .sign, .verify, .jobs, .job(""), .keys, .key(""), .keyRotation(""), .healthz, .readyz, .metrics, .openAPI, .stats, .version, .page,
             .pageFile("app.js"),
         ]
     }
@@ -207,6 +211,15 @@ struct Router: Sendable {
                 // The route exists only for known names.
                 return .respond(StaticAsset.pageFile(name)!.response(ifNoneMatch: request.ifNoneMatch))
             case .stats: return .respond(.json(200, StatsJSON.stats(engine: engine, store: store)))
+            case .version:
+                var json = JSONWriter()
+                json.beginObject()
+                json.field("version", ServiceVersion.current)
+                json.field("openssl", Engine.openSSLVersion)
+                json.field("libmicrohttpd", libmicrohttpdVersion)
+                json.field("provider", engine.providerName)
+                json.endObject()
+                return .respond(.json(200, json.bytes))
             }
         } catch {
             return .respond(error.response)

@@ -55,6 +55,11 @@ final class ServiceMetrics: Sendable {
         memoryInFlightLimit = CoreMetrics.Gauge(label: "offload_memory_in_flight_limit_bytes", factory: factory)
         openFileDescriptors = CoreMetrics.Gauge(label: "process_open_fds", factory: factory)
         cpuSeconds = FloatingPointCounter(label: "process_cpu_seconds_total", factory: factory)
+        // Constant 1, with the versions as labels (the Prometheus idiom for build facts).
+        CoreMetrics.Gauge(
+            label: "offload_build_info", dimensions: [("version", ServiceVersion.current), ("openssl", Engine.openSSLVersion)],
+            factory: factory
+        ).record(1)
         storeAvailable = CoreMetrics.Gauge(label: "offload_store_available", factory: factory)
         storePendingWrites = CoreMetrics.Gauge(label: "offload_store_pending_writes", factory: factory)
         storeCommittedWrites = CoreMetrics.Counter(label: "offload_store_writes_total", factory: factory)
@@ -81,7 +86,7 @@ final class ServiceMetrics: Sendable {
     func jobFinished(_ record: JobRecord) {
         let algorithm = record.algorithm.rawValue
         let values = [
-            record.provider, algorithm, record.operation.rawValue, record.status.rawValue, record.error?.code.rawValue ?? "",
+            record.provider, algorithm, record.operation.rawValue, record.status.rawValue, record.error?.code.rawValue ?? "none",
         ]
         Self.handle(HandleKey(metric: .jobs, values: values), in: counters) {
             CoreMetrics.Counter(

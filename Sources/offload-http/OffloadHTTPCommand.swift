@@ -10,7 +10,8 @@ struct OffloadHTTPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "offload-http",
         abstract: "Crypto offload as REST: each POST /encrypt runs as an OpenSSL ASYNC job on a simulated accelerator.",
-        discussion: "Every option can also be set with the environment variable named in its help; the command line wins.")
+        discussion: "Every option can also be set with the environment variable named in its help; the command line wins.",
+        version: ServiceVersion.current)
 
     @Option(help: "Address to listen on. [env: OFFLOAD_HOST] (default: 0.0.0.0)")
     var host: String?

@@ -357,7 +357,7 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
                     .flatMap { Double($0.split(separator: " ").last!) } ?? 0
             }
             let completed =
-                #"offload_jobs_total{provider="offloadsim",algorithm="xor-0xaa",operation="encrypt",status="completed",error=""}"#
+                #"offload_jobs_total{provider="offloadsim",algorithm="xor-0xaa",operation="encrypt",status="completed",error="none"}"#
             let before = try await scrape()
             for _ in 0..<3 { _ = try await server.post("/encrypt", "count me") }
             _ = try await server.post("/encrypt", "")
