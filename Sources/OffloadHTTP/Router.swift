@@ -36,8 +36,9 @@ struct Router: Sendable {
     let libmicrohttpdVersion: String
 
     enum Route {
-        case encrypt, decrypt, rewrap, datakey, hmac, sign, verify, jobs, job(String), keys, key(String), keyRotation(String), healthz, readyz, metrics, openAPI
-        case stats, version
+        case encrypt, decrypt, rewrap, datakey, hmac, sign, verify
+        case jobs, job(String), keys, key(String), keyRotation(String)
+        case healthz, readyz, metrics, openAPI, stats, version
         /// The live page and its files.
         case page, pageFile(String)
 
@@ -137,8 +138,8 @@ struct Router: Sendable {
 
         /// Every route the service answers, for the OpenAPI coverage test.
         static let all: [Route] = [
-            .encrypt, .decrypt, .rewrap, .datakey, .hmac, .sign, .verify, .jobs, .job(""), .keys, .key(""), .keyRotation(""), .healthz, .readyz, .metrics, .openAPI, .stats, .version, .page,
-            .pageFile("app.js"),
+            .encrypt, .decrypt, .rewrap, .datakey, .hmac, .sign, .verify, .jobs, .job(""), .keys, .key(""),
+            .keyRotation(""), .healthz, .readyz, .metrics, .openAPI, .stats, .version, .page, .pageFile("app.js"),
         ]
     }
 
@@ -255,6 +256,9 @@ struct Router: Sendable {
         }
         guard let key = keys.key(name) else {
             throw APIError(.unknownKey, "No key named '\(name)'; GET /keys lists the key names.")
+        }
+        guard key.type.isAEAD else {
+            throw APIError(.wrongKeyType, "Key \(name) is a \(key.type.rawValue) key; a data key is sealed under a cipher's key.")
         }
         let material: [UInt8]
         do {

@@ -272,6 +272,8 @@ import Testing
             #expect(wrapped.json["input_bytes"] as? Int == 16)
             #expect(try await server.postJSON("/datakey", ["bits": 100]).errorCode == "invalid_field")
             #expect(try await server.postJSON("/datakey", ["key": "nope"]).errorCode == "unknown_key")
+            _ = try await KeyManagement.json(server, "POST", "/keys", ["name": "mac", "type": "hmac-sha256"])
+            #expect(try await server.postJSON("/datakey", ["key": "mac"]).errorCode == "wrong_key_type")
             let asyncPlain = try await server.request(
                 "POST", "/datakey", body: Data(#"{"plaintext": true}"#.utf8),
                 headers: ["Content-Type": "application/json", "Prefer": "respond-async"])
