@@ -89,17 +89,16 @@ struct KeyAPI: Sendable {
     private func change(_ change: KeyRingChange) -> RouteOutcome {
         let keys = keys
         guard let store else {
-            let result: Result<KeyChange, StoreError>
             do {
-                result = .success(try keys.changeInMemory(change, now: Timestamp.now().wallNanoseconds))
+                return .respond(Self.answer(
+                    .success(try keys.changeInMemory(change, now: Timestamp.now().wallNanoseconds)), to: change, keys: keys))
             } catch {
                 return .respond(APIError(.engineError, "The key could not be made: \(error)").response)
             }
-            return .respond(Self.answer(result, to: change, keys: keys))
         }
         return .later { respond in
             let then: @Sendable (Result<KeyChange, StoreError>) -> Void = { result in
-                respond(Self.answer(result, to: change, keys: keys))
+                respond(Self.answer(result.map { keys.outcome(of: $0, named: change.name) }, to: change, keys: keys))
             }
             switch change {
             case .create(let name, let type, let importing):
@@ -114,12 +113,11 @@ struct KeyAPI: Sendable {
         }
     }
 
-    private static func answer(_ result: Result<KeyChange, StoreError>, to change: KeyRingChange, keys: KeyRing) -> HTTPResponse {
+    private static func answer(_ result: Result<KeyRingOutcome, StoreError>, to change: KeyRingChange, keys: KeyRing) -> HTTPResponse {
         switch result {
         case .failure(let error):
             return Router.storeUnavailable(error).response
-        case .success(.done(let stored)):
-            if !stored.type.isEmpty { keys.apply(stored) }  // from the store: seen here at once
+        case .success(.changed):
             guard let key = keys.key(change.name) else { return notFound(change.name).response }
             let body = KeyAPI(keys: keys, store: nil).body(key)
             if case .create = change {
@@ -127,7 +125,6 @@ struct KeyAPI: Sendable {
             }
             return .json(200, body)
         case .success(.deleted):
-            keys.remove(change.name)
             return HTTPResponse(status: 204, headers: [], body: [])
         case .success(.notFound):
             return notFound(change.name).response

@@ -30,9 +30,11 @@ enum KeyImport {
                 }
                 done.wait()
                 switch result.withLock({ $0 })! {
-                case .success(.done(let stored)): keys.apply(stored)
-                case .success(.nameTaken): break  // another replica made it first; the ring has it at the next refresh
-                case .success(let other): throw ServerError("Importing key '\(name)' failed: \(other).")
+                case .success(let change):
+                    switch keys.outcome(of: change, named: name) {
+                    case .changed, .nameTaken: break  // taken: another replica made it first
+                    case let other: throw ServerError("Importing key '\(name)' failed: \(other).")
+                    }
                 case .failure(let error): throw ServerError("Importing key '\(name)' failed: \(error.message)")
                 }
             } else {

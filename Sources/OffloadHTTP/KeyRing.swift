@@ -137,8 +137,8 @@ public final class KeyRing: Sendable {
     // MARK: - Without a store
 
     /// Applies a change to the ring itself (a service without a durable store).
-    func changeInMemory(_ change: KeyRingChange, now: Int64) throws -> KeyChange {
-        try keys.withLock { keys throws -> KeyChange in
+    func changeInMemory(_ change: KeyRingChange, now: Int64) throws -> KeyRingOutcome {
+        try keys.withLock { keys throws -> KeyRingOutcome in
             switch change {
             case .create(let name, let type, let bytes):
                 guard keys[name] == nil else { return .nameTaken }
@@ -174,12 +174,31 @@ public final class KeyRing: Sendable {
                 keys[name] = nil
                 return .deleted
             }
-            // The caller reads the key back from the ring; the stored form is not needed here.
-            return .done(StoredKey(
-                name: change.name, type: "", latestVersion: 0, minDecryptionVersion: 0, deletionAllowed: false,
-                createdNanoseconds: 0, versions: []))
+            return .changed
         }
     }
+
+    /// What a change in the store did, once the ring has it too.
+    func outcome(of change: KeyChange, named name: String) -> KeyRingOutcome {
+        switch change {
+        case .done(let stored):
+            apply(stored)  // seen here at once, not at the next reload
+            return .changed
+        case .deleted:
+            remove(name)
+            return .deleted
+        case .notFound: return .notFound
+        case .nameTaken: return .nameTaken
+        case .refused(let reason): return .refused(reason)
+        }
+    }
+}
+
+/// What a change to a key did (the key as changed is in the ring).
+enum KeyRingOutcome: Sendable {
+    case changed, deleted, notFound, nameTaken
+    /// Not allowed (deletion not allowed yet, or a version out of range), with the reason.
+    case refused(String)
 }
 
 /// A change to a key, as the API asks for it.
