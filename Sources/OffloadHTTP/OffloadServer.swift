@@ -171,16 +171,16 @@ public final class OffloadServer: Sendable {
         self.daemon = daemon
         self.logger = logger
         logger.info("listening", metadata: [
-            "host": "\(configuration.host)", "port": "\(daemon.port)",
+            "host": "\(configuration.host)", "port": .stringConvertible(daemon.port),
             "store": "\(configuration.store)",
             "version": "\(ServiceVersion.current)",
             // Whether clients must authenticate and whether the wire is encrypted, said at start.
             "auth": "\(configuration.accessTokens == nil ? "off" : "bearer tokens")",
             "tls": "\(configuration.tls == nil ? "off" : "on")",
-            "engine.threads": "\(configuration.engine.threads)",
+            "engine.threads": .stringConvertible(configuration.engine.threads),
             "provider": "\(engine.providerName)",
-            "memory.in_flight_bytes": "\(configuration.maxBytesInFlight)",
-            "memory.retained_outputs_bytes": "\(configuration.engine.retainedOutputBytes)",
+            "memory.in_flight_bytes": .stringConvertible(configuration.maxBytesInFlight),
+            "memory.retained_outputs_bytes": .stringConvertible(configuration.engine.retainedOutputBytes),
             "device.latency": "\(configuration.engine.device.latency)",
         ])
     }

@@ -182,13 +182,14 @@ final class RequestLog: Sendable {
     private func appendJSON(_ entry: Entry, to line: inout [UInt8]) {
         var json = JSONWriter(capacity: 256)
         json.beginObject()
-        var duration: [UInt8] = []
-        appendMilliseconds(entry.duration, to: &duration)
-        json.field("duration_ms", String(decoding: duration, as: UTF8.self))
+        // Numbers as numbers, for collectors that sum and compare them.
+        let (seconds, attoseconds) = entry.duration.components
+        json.key("duration_ms")
+        json.milliseconds(nanoseconds: UInt64(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)))
         json.field("http.method", entry.method)
         if let outcome = entry.outcome { json.field("http.outcome", outcome) }
         json.field("http.path", entry.path)
-        json.field("http.status", entry.status.map { String($0) } ?? "-")
+        json.field("http.status", entry.status)
         if let jobID = entry.jobID { json.field("job.id", jobID.uuidString.lowercased()) }
         json.field("label", logger.label)
         json.field("level", "info")

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 
-/// One JSON object per line on standard output: `time`, `level`, `label`, `message` and the
-/// metadata as string fields. For log collectors; the text format is for people.
+/// One JSON object per line on standard output: `time` (UTC, milliseconds), `level`, `label`,
+/// `message` and the metadata, numbers as numbers. For log collectors; the text format is for people.
 struct JSONLogHandler: LogHandler {
     private static let output = Mutex(())
     let label: String
@@ -15,10 +15,23 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// A metadata value as JSON: a number or a boolean given as one stays one.
+    private static func json(_ value: Logger.Metadata.Value) -> Any {
+        switch value {
+        case .string(let text): text
+        case .stringConvertible(let value as any BinaryInteger): Int(value)
+        case .stringConvertible(let value as Double): value
+        case .stringConvertible(let value as Bool): value
+        case .stringConvertible(let value): "\(value)"
+        case .array(let values): values.map(json)
+        case .dictionary(let values): values.mapValues(json)
+        }
+    }
+
     func log(event: LogEvent) {
-        var fields: [String: String] = [:]
+        var fields: [String: Any] = [:]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            fields[key] = "\(value)"
+            fields[key] = Self.json(value)
         }
         fields["time"] = Date().ISO8601Format(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
         fields["level"] = event.level.rawValue

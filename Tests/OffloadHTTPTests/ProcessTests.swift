@@ -51,15 +51,22 @@ import Testing
         #expect(status == 0)
         let lines = log.split(separator: "\n").filter { !$0.isEmpty }
         #expect(lines.count >= 4)
-        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
-        #expect(objects.count == lines.count, "every line is a JSON object of strings")
-        let requests = objects.filter { $0["message"] == "request" }
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == lines.count, "every line is a JSON object")
+        let requests = objects.filter { $0["message"] as? String == "request" }
         #expect(requests.count == 2)
-        #expect(requests.allSatisfy { $0["http.status"] == "200" && $0["http.path"] == "/encrypt" && $0["job.id"] != nil })
-        #expect(requests.allSatisfy { Double($0["duration_ms"] ?? "") != nil })
+        // Numbers are numbers; times are UTC with milliseconds.
+        #expect(requests.allSatisfy { $0["http.status"] as? Int == 200 && $0["http.path"] as? String == "/encrypt" })
+        #expect(requests.allSatisfy { $0["job.id"] is String && $0["duration_ms"] is Double })
+        #expect(objects.allSatisfy { ($0["time"] as? String)?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil })
+        let start = try #require(objects.first { $0["message"] as? String == "listening" })
+        #expect(start["port"] as? Int == service.port)
+        #expect(start["auth"] as? String == "off" && start["tls"] as? String == "off")
         #expect(!log.contains(secret))
         // The default store made a master key beside it, and said where.
-        #expect(objects.contains { $0["level"] == "warning" && $0["message"]?.contains("generated a master key") == true })
+        #expect(objects.contains {
+            $0["level"] as? String == "warning" && ($0["message"] as? String)?.contains("generated a master key") == true
+        })
     }
 
     @Test func hangupAndUserSignalsNeitherKillNorStopTheService() async throws {
