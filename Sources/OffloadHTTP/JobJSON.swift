@@ -1,7 +1,7 @@
 import Engine
 import Foundation
 
-/// How jobs look to clients (API.md): the whole job, or a summary without its output.
+/// How jobs look to clients (the OpenAPI document's Job): the whole job, or a summary without its output.
 enum JobJSON {
     /// The job; with `plaintext`, a data key's plaintext too (in this answer only).
     static func job(_ record: JobRecord, plaintext: [UInt8]? = nil) -> [UInt8] {

@@ -48,7 +48,7 @@ enum ParsedJobBody {
 
 /// Turns a `POST /encrypt` or `/decrypt` body into job requests, or says precisely what is wrong.
 struct JobRequestParser {
-    /// The API's bound on a batch (API.md); `--max-batch` may set a lower one.
+    /// The API's bound on a batch (the OpenAPI document's maxItems); `--max-batch` may set a lower one.
     static let batchItemCeiling = 1000
     private static let inputFields = ["input", "input_hex", "input_base64", "ciphertext"]
     private static let itemFields: Set<String> = [

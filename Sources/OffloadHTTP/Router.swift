@@ -19,7 +19,7 @@ enum JobLookup {
     case list(status: JobStatus?, owner: String?, limit: Int)
 }
 
-/// The API's routes (API.md), independent of libmicrohttpd.
+/// The API's routes (GET /openapi.yaml describes them), independent of libmicrohttpd.
 struct Router: Sendable {
     let engine: Engine
     let keys: KeyRing
