@@ -279,20 +279,16 @@ struct OffloadHTTPCommand: ParsableCommand {
         configuration.store = try setting(store, "--store", "OFFLOAD_STORE", default: nil) {
             try ServerConfiguration.store($0, passwordFile: passwordFile)
         } ?? ServerConfiguration.defaultStore
+        // Both count in whole seconds of the store's and the expiry's once-a-second work.
+        let atLeastASecond = { (text: String) throws -> Duration in
+            let duration = try ConfigurationValue.duration(text)
+            guard duration >= .seconds(1) else { throw ValidationError("must be at least 1s") }
+            return duration
+        }
         configuration.jobRetention = try setting(
-            jobRetention, "--job-retention", "OFFLOAD_JOB_RETENTION", default: configuration.jobRetention
-        ) { text in
-            let duration = try ConfigurationValue.duration(text)
-            guard duration >= .seconds(1) else { throw ValidationError("must be at least 1s") }
-            return duration
-        }
+            jobRetention, "--job-retention", "OFFLOAD_JOB_RETENTION", default: configuration.jobRetention, atLeastASecond)
         configuration.resultTTL = try setting(
-            resultTTL, "--result-ttl", "OFFLOAD_RESULT_TTL", default: configuration.resultTTL
-        ) { text in
-            let duration = try ConfigurationValue.duration(text)
-            guard duration >= .seconds(1) else { throw ValidationError("must be at least 1s") }
-            return duration
-        }
+            resultTTL, "--result-ttl", "OFFLOAD_RESULT_TTL", default: configuration.resultTTL, atLeastASecond)
         configuration.connectionLimit = try setting(
             connectionLimit, "--connection-limit", "OFFLOAD_CONNECTION_LIMIT", default: configuration.connectionLimit
         ) { try ConfigurationValue.integer($0, in: 1...1_000_000) }
