@@ -66,8 +66,12 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            // The live page, in the binary: it works offline and needs no file beside it.
-            resources: [.embedInCode("Page/index.html"), .embedInCode("Page/app.js"), .embedInCode("Page/style.css")]
+            // The OpenAPI document and the live page, in the binary: it works offline and needs
+            // no file beside it.
+            resources: [
+                .embedInCode("openapi.yaml"), .embedInCode("Page/index.html"), .embedInCode("Page/app.js"),
+                .embedInCode("Page/style.css"),
+            ]
         ),
         .executableTarget(
             name: "offload-http",

@@ -51,7 +51,7 @@ extension StaticAsset {
         ("Referrer-Policy", "no-referrer"),
     ]
 
-    static let openAPI = StaticAsset(contentType: "application/yaml", bytes: Array(OpenAPIDocument.yaml.utf8))
+    static let openAPI = StaticAsset(contentType: "application/yaml", bytes: OpenAPIDocument.bytes)
     static let page = StaticAsset(
         contentType: "text/html; charset=utf-8", bytes: PackageResources.index_html, extraHeaders: pageHeaders)
     static let pageScript = StaticAsset(

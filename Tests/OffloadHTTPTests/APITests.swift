@@ -371,21 +371,30 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
         }
     }
 
-    @Test func theOpenAPIDocumentIsServedAndNamesEveryRouteWithItsMethods() async throws {
+    @Test func theOpenAPIDocumentIsServedAsEmbedded() async throws {
         try await withServer { server in
             let reply = try await server.get("/openapi.yaml")
             #expect(reply.status == 200)
-            let text = String(decoding: reply.body, as: UTF8.self)
-            #expect(text.hasPrefix("openapi: 3.1.0"))
-            let paths = OpenAPIPaths(yaml: text)
-            for route in Router.Route.all {
-                let methods = try #require(paths.operations[route.template], "\(route.template) is not in the document")
-                // HEAD is served wherever GET is and OPTIONS everywhere; the document says so once.
-                #expect(methods == Set(route.methods.filter { $0 != "HEAD" && $0 != "OPTIONS" }.map { $0.lowercased() }),
-                        "\(route.template)")
-            }
-            #expect(paths.operations.count == Router.Route.all.count, "the document has no route the server lacks")
+            #expect(Array(reply.body) == OpenAPIDocument.bytes)
+            #expect(String(decoding: reply.body, as: UTF8.self).hasPrefix("openapi: 3.1.0"))
         }
+    }
+
+    /// In process: the embedded document against the router's table.
+    @Test func theOpenAPIDocumentNamesEveryRouteWithItsMethods() throws {
+        let paths = OpenAPIPaths(yaml: String(decoding: OpenAPIDocument.bytes, as: UTF8.self))
+        for route in Router.Route.all {
+            let methods = try #require(paths.operations[route.template], "\(route.template) is not in the document")
+            // HEAD is served wherever GET is and OPTIONS everywhere; the document says so once.
+            #expect(methods == Set(route.methods.filter { $0 != "HEAD" && $0 != "OPTIONS" }.map { $0.lowercased() }),
+                    "\(route.template)")
+        }
+        #expect(paths.operations.count == Router.Route.all.count, "the document has no route the server lacks")
+    }
+
+    @Test func theDocumentsInfoVersionIsTheServicesVersion() {
+        #expect(ServiceVersion.current.wholeMatch(of: #/\d+\.\d+\.\d+/#) != nil)
+        #expect(String(decoding: OpenAPIDocument.bytes, as: UTF8.self).contains("\n  version: \(ServiceVersion.current)\n"))
     }
 }
 
