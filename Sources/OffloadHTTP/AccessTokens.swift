@@ -3,20 +3,32 @@ import Foundation
 /// Who sent a request: the name of the token it carried. Jobs belong to the principal that
 /// created them; an admin sees every principal's jobs.
 public struct Principal: Sendable, Equatable {
-    public let name: String
-    public let isAdmin: Bool
+    /// What a principal may do.
+    public enum Role: String, Sendable {
+        /// Runs jobs and sees its own.
+        case user
+        /// Sees every principal's jobs, and creates and changes keys.
+        case admin
+        /// Reads `/metrics` only: a scraper's token, which can neither run jobs nor see them.
+        case metrics
+    }
 
-    public init(name: String, isAdmin: Bool) {
+    public let name: String
+    public let role: Role
+    public var isAdmin: Bool { role == .admin }
+
+    public init(name: String, role: Role) {
         self.name = name
-        self.isAdmin = isAdmin
+        self.role = role
     }
 }
 
 /// The bearer tokens the service accepts, each naming its principal.
 ///
 /// The token file holds either one token alone (its principal is `default`, an admin: with one
-/// token there is no one else to hide jobs from), or one `name:token` or `name:token:admin` a
-/// line, with blank lines and `#` comments ignored. Names and tokens are unique.
+/// token there is no one else to hide jobs from), or one `name:token`, `name:token:admin` or
+/// `name:token:metrics` a line, with blank lines and `#` comments ignored. Names and tokens are
+/// unique.
 public struct AccessTokens: Sendable {
     private let entries: [(principal: Principal, token: AuthToken)]
 
@@ -45,7 +57,7 @@ public struct AccessTokens: Sendable {
 
     /// One token for every client: the principal `default`, an admin.
     public static func single(_ token: String) throws -> AccessTokens {
-        try AccessTokens([(Principal(name: "default", isAdmin: true), AuthToken(token))])
+        try AccessTokens([(Principal(name: "default", role: .admin), AuthToken(token))])
     }
 
     /// Reads the tokens from a file that only its owner can read.
@@ -65,9 +77,10 @@ public struct AccessTokens: Sendable {
         var entries: [(principal: Principal, token: AuthToken)] = []
         for line in lines {
             let fields = line.text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 2 || (fields.count == 3 && fields[2] == "admin") else {
+            let role = fields.count == 2 ? .user : fields.count == 3 ? Principal.Role(rawValue: fields[2]) : nil
+            guard let role, role != .user || fields.count == 2 else {
                 throw ServerError(
-                    "Line \(line.number) of \(source) is not name:token or name:token:admin "
+                    "Line \(line.number) of \(source) is not name:token, name:token:admin or name:token:metrics "
                         + "(a file of one token alone is also accepted).")
             }
             let token: AuthToken
@@ -76,7 +89,7 @@ public struct AccessTokens: Sendable {
             } catch let error as ServerError {
                 throw ServerError("Line \(line.number) of \(source): \(error.description)")
             }
-            entries.append((Principal(name: fields[0], isAdmin: fields.count == 3), token))
+            entries.append((Principal(name: fields[0], role: role), token))
         }
         do {
             return try AccessTokens(entries)

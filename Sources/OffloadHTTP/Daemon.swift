@@ -375,6 +375,9 @@ final class Daemon: Sendable {
                         : "The bearer token is not one this service accepts.",
                     headers: [("WWW-Authenticate", challenge)]).response, for: exchange)
             }
+            if exchange.request.principal?.role == .metrics && exchange.route != .metrics {
+                return queue(APIError(.forbidden, "This token may read /metrics only.").response, for: exchange)
+            }
         }
         if let declared = declaredLength {
             if declared > maxBodyBytes {
@@ -444,7 +447,8 @@ final class Daemon: Sendable {
         exchange.status = response.status
         metrics.requestAnswered(
             route: exchange.route?.template ?? "unmatched",
-            method: exchange.request.method, status: response.status)
+            method: exchange.request.method, status: response.status,
+            duration: ContinuousClock.now - exchange.startedAt)
         guard let created = Self.makeResponse(body: response.body) else { return .NO }
         defer { MHD_destroy_response(created) }
         for (name, value) in response.headers + commonHeaders {

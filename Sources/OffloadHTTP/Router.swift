@@ -35,7 +35,7 @@ struct Router: Sendable {
     /// The version of the libmicrohttpd serving HTTP (the daemon knows it).
     let libmicrohttpdVersion: String
 
-    enum Route {
+    enum Route: Equatable {
         case encrypt, decrypt, rewrap, datakey, hmac, sign, verify
         case jobs, job(String), keys, key(String), keyRotation(String)
         case healthz, readyz, metrics, openAPI, stats, version

@@ -367,7 +367,16 @@ let aeadCases = [("aes-256-gcm", "offloadsim"), ("chacha20-poly1305", "offloadsi
             #expect(value(#"offload_job_duration_seconds_count{algorithm="xor-0xaa"}"#, in: after) == 3)
             #expect(after.contains("offload_jobs_in_flight 0"))
             #expect(after.contains("offload_device_queue_depth"))
-            #expect(after.contains(#"offload_device_unit_busy_seconds_total{unit="0"}"#))
+            #expect(after.contains(#"offload_device_unit_transfer_seconds_total{unit="0"}"#))
+            // Four requests to /encrypt answered between the scrapes, each in the duration histogram.
+            let durations = #"offload_http_request_duration_seconds_count{route="/encrypt"}"#
+            #expect(value(durations, in: after) - value(durations, in: before) == 4)
+            // Every metric family says what it is: a # HELP line beside each # TYPE line.
+            let lines = after.split(separator: "\n")
+            let typed = Set(lines.filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] })
+            let helped = Set(lines.filter { $0.hasPrefix("# HELP ") }.map { $0.split(separator: " ")[2] })
+            #expect(typed.count >= 15)
+            #expect(typed == helped, "without # HELP: \(typed.subtracting(helped).sorted())")
         }
     }
 

@@ -52,7 +52,7 @@ import Testing
         chmod(path, 0o644)
         #expect(throws: ServerError.self) { try AccessTokens.load(file: path) }
         chmod(path, 0o600)
-        #expect(try AccessTokens.load(file: path).principal(for: "Bearer " + Self.token) == Principal(name: "default", isAdmin: true))
+        #expect(try AccessTokens.load(file: path).principal(for: "Bearer " + Self.token) == Principal(name: "default", role: .admin))
     }
 
     @Test func tokenFilesNameTheirPrincipals() throws {
@@ -62,10 +62,11 @@ import Testing
 
             bob:bob-token-0123456789abc
             ops:ops-token-0123456789abc:admin
+            prometheus:scrape-token-0123456789:metrics
             """, source: "tokens")
         #expect(tokens.principals == [
-            Principal(name: "alice", isAdmin: false), Principal(name: "bob", isAdmin: false),
-            Principal(name: "ops", isAdmin: true),
+            Principal(name: "alice", role: .user), Principal(name: "bob", role: .user),
+            Principal(name: "ops", role: .admin), Principal(name: "prometheus", role: .metrics),
         ])
         #expect(tokens.principal(for: "Bearer bob-token-0123456789abc")?.name == "bob")
         #expect(tokens.principal(for: "Bearer bob-token-0123456789ab") == nil)
@@ -73,6 +74,7 @@ import Testing
             ("alice:alice-token-0123456789\nalice:other-token-0123456789", "named twice"),
             ("alice:same-token-0123456789\nbob:same-token-0123456789", "same token"),
             ("alice:alice-token-0123456789:root", "Line 1"),
+            ("alice:alice-token-0123456789:user", "Line 1"),
             ("alice:short", "Line 1"),
             ("a lice:alice-token-0123456789", "may hold only"),
             ("one-token-0123456789\ntwo-token-0123456789", "Line 1"),
@@ -98,6 +100,26 @@ import Testing
 
     static func bearer(_ name: String) -> [String: String] {
         ["Authorization": "Bearer \(name)-token-0123456789" + (name == "alice" ? "" : "abc")]
+    }
+
+    @Test func aMetricsTokenReadsMetricsAndNothingElse() async throws {
+        let tokens = try AccessTokens.parse("""
+            alice:alice-token-0123456789
+            prometheus:scrape-token-0123456789:metrics
+            """, source: "test")
+        try await withServer({ $0.accessTokens = tokens }) { server in
+            let scraper = ["Authorization": "Bearer scrape-token-0123456789"]
+            let metrics = try await server.request("GET", "/metrics", headers: scraper)
+            #expect(metrics.status == 200)
+            #expect(String(decoding: metrics.body, as: UTF8.self).contains("offload_jobs_in_flight"))
+            for (method, path) in [("POST", "/encrypt"), ("GET", "/jobs"), ("GET", "/keys"), ("GET", "/stats")] {
+                let refused = try await server.request(method, path, body: method == "POST" ? Data("x".utf8) : nil, headers: scraper)
+                #expect(refused.status == 403, "\(method) \(path)")
+                #expect((refused.json["error"] as? [String: Any])?["code"] as? String == "forbidden")
+            }
+            #expect(server.server.engine.store.counts.completed == 0)
+            #expect(try await server.request("GET", "/metrics").status == 401)
+        }
     }
 
     @Test func eachPrincipalSeesItsOwnJobsAndAnAdminSeesAll() async throws {
