@@ -23,7 +23,7 @@ def start(arguments, port=0):
     state = tempfile.mkdtemp(prefix="offload-http-state-")
     process = subprocess.Popen(
         [BINARY, "--host", "127.0.0.1", "--port", str(port), "--device-latency", "1ms", "--max-body", "64KiB", *arguments],
-        stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ, XDG_STATE_HOME=state))
+        stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ, XDG_STATE_HOME=state, OFFLOAD_DRAIN_DELAY="0s"))
     process.state_directory = state
     port = None
     deadline = time.time() + 30

@@ -57,13 +57,6 @@ final class Exchange: @unchecked Sendable {
     }
 }
 
-/// Set once shutdown begins; read by the request path and by readiness.
-final class DrainFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    var isSet: Bool { flag.load(ordering: .acquiring) }
-    func set() { flag.store(true, ordering: .releasing) }
-}
-
 /// The HTTP side: one libmicrohttpd daemon per engine loop, run by that loop, connections
 /// suspended while their jobs run. Owns the C callbacks; everything HTTP-specific above it
 /// is in `Router`.
@@ -79,7 +72,7 @@ final class Daemon: Sendable {
     private let accessTokens: AccessTokens?
     /// Headers every answer carries.
     private let commonHeaders: [(name: String, value: String)]
-    private let draining = DrainFlag()
+    private let lifecycle = ServerLifecycle()
     private let deadlines: ConnectionDeadlines
     /// Bytes of request bodies and jobs in flight, across connections.
     private let memory: MemoryBudget
@@ -87,7 +80,6 @@ final class Daemon: Sendable {
     private let admission: ConnectionAdmission
     /// One libmicrohttpd daemon per engine loop, in loop order.
     private let loops = LoopTable()
-    private let stopped = Atomic<Bool>(false)
     private let boundPort = Atomic<Int>(0)
 
     /// Starts one daemon per engine loop on one listening socket, each run by its loop: a
@@ -97,14 +89,14 @@ final class Daemon: Sendable {
         self.requestLog = RequestLog(logger: logger, format: configuration.logFormat)
         let metrics = ServiceMetrics()
         self.metrics = metrics
-        let draining = self.draining
+        let lifecycle = self.lifecycle
         let memory = MemoryBudget(limit: configuration.maxBytesInFlight)
         self.memory = memory
         plaintextExpiry = PlaintextExpiry(jobs: engine.store, ttl: configuration.resultTTL)
         self.runner = JobRunner(engine: engine, store: store, memory: memory, metrics: metrics)
         self.router = Router(
             engine: engine, keys: keys, maxBatchItems: configuration.maxBatchItems, metrics: metrics,
-            memory: memory, maxBodyBytes: configuration.maxBodyBytes, isDraining: { draining.isSet }, store: store,
+            memory: memory, maxBodyBytes: configuration.maxBodyBytes, isLeaving: { lifecycle.current >= .leaving }, store: store,
             libmicrohttpdVersion: String(cString: MHD_get_version()))
         self.maxBodyBytes = configuration.maxBodyBytes
         self.maxHeaderBytes = configuration.maxHeaderBytes
@@ -145,6 +137,7 @@ final class Daemon: Sendable {
             }
             guard let daemon, CMicroHTTPD_epoll_fd(daemon) >= 0 else {
                 Self.stopSharingListener(started + (daemon.map { [$0] } ?? []))
+                lifecycle.advance(to: .stopped)
                 deadlines.stop()
                 memory.stop()
                 plaintextExpiry.stop()
@@ -169,12 +162,18 @@ final class Daemon: Sendable {
     /// The port the daemons listen on (the one picked when the configuration said 0).
     var port: Int { boundPort.load(ordering: .acquiring) }
 
-    var isDraining: Bool { draining.isSet }
+    var isDraining: Bool { lifecycle.current >= .draining }
+
+    /// Says "not ready" on `/readyz` and closes each connection after its answer, while still
+    /// serving everything: load balancers take the replica out before it stops accepting.
+    func beginLeaving() {
+        lifecycle.advance(to: .leaving)
+    }
 
     /// Stops accepting connections and answers further requests with 503. Each daemon closes
     /// its listening socket on its own loop's thread.
     func beginDraining() {
-        draining.set()
+        guard lifecycle.advance(to: .draining) else { return }
         let daemons = loops.daemons
         // The loops share one listening socket: the last to let go of it closes it.
         let stillListening = SharedCounter()
@@ -205,12 +204,18 @@ final class Daemon: Sendable {
     /// Closes every connection and frees the daemons. The engine's loops must have ended (no
     /// loop runs a daemon any more) and no connection may be suspended.
     func stop() {
-        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard lifecycle.advance(to: .stopped) else { return }
         Self.stopSharingListener(loops.daemons.map(\.pointer))
         deadlines.stop()
         memory.stop()
         plaintextExpiry.stop()
         requestLog.stop()
+    }
+
+    deinit {
+        // libmicrohttpd holds this object's address as the context of its callbacks until the
+        // daemons are stopped: freed before that, the next callback would use freed memory.
+        precondition(lifecycle.current == .stopped, "a Daemon was freed before stop()")
     }
 
     /// Connections cut off because a request head or body missed its deadline.
@@ -265,7 +270,7 @@ final class Daemon: Sendable {
         if exchange.bodyOverBudget {
             return queue(memoryExhausted, for: exchange)
         }
-        if draining.isSet && exchange.request.method == "POST" {
+        if lifecycle.current >= .draining && exchange.request.method == "POST" {
             return queue(drainingResponse, for: exchange)
         }
         switch router.route(exchange.request) {
@@ -454,8 +459,9 @@ final class Daemon: Sendable {
         for (name, value) in response.headers + commonHeaders {
             _ = MHD_add_response_header(created, name, value)
         }
-        if draining.isSet && !response.headers.contains(where: { $0.name == "Connection" }) {
-            // The connection is about to close: a keep-alive client must not send on it again.
+        if lifecycle.current >= .leaving && !response.headers.contains(where: { $0.name == "Connection" }) {
+            // The replica is leaving: a keep-alive client reconnects, through its load balancer,
+            // to a replica that stays.
             _ = MHD_add_response_header(created, "Connection", "close")
         }
         if !response.headers.contains(where: { $0.name == "Cache-Control" }) {

@@ -194,6 +194,13 @@ public final class OffloadServer: Sendable {
     /// Requests begun and not yet answered or abandoned.
     public var requestsInProgress: Int { daemon.activeRequests }
 
+    /// The first step of a shutdown that load balancers can follow: every request is still
+    /// served, but `/readyz` answers 503 and each answer closes its connection. `shutdown` then
+    /// stops accepting; the time between is the drain delay.
+    public func stopBeingReady() {
+        daemon.beginLeaving()
+    }
+
     /// Stops gracefully: no new connections, every job in flight finished and answered, then
     /// every connection closed. Jobs still running after `timeout` are failed and answered 503;
     /// a second more is given for answers to reach their clients.

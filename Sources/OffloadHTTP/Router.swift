@@ -28,8 +28,8 @@ struct Router: Sendable {
     /// Bytes of bodies and jobs in flight: readiness fails while a largest body would not fit.
     let memory: MemoryBudget
     let maxBodyBytes: Int
-    /// Whether the service is shutting down.
-    let isDraining: @Sendable () -> Bool
+    /// Shutdown has begun: `/readyz` answers 503 (`--drain-delay`, then draining).
+    let isLeaving: @Sendable () -> Bool
     /// Where job records outlive the process; nil keeps them in the engine's memory only.
     let store: DurableStore?
     /// The version of the libmicrohttpd serving HTTP (the daemon knows it).
@@ -312,7 +312,7 @@ struct Router: Sendable {
     }
 
     private func readiness() throws(APIError) -> HTTPResponse {
-        if isDraining() {
+        if isLeaving() {
             throw APIError(.draining, "The service is shutting down.")
         }
         if engine.isSaturated {

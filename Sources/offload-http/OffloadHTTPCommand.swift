@@ -112,6 +112,9 @@ struct OffloadHTTPCommand: ParsableCommand {
     @Option(help: "Time to finish jobs in flight on SIGTERM or SIGINT. [env: OFFLOAD_SHUTDOWN_TIMEOUT] (default: 30s)")
     var shutdownTimeout: String?
 
+    @Option(help: "On SIGTERM or SIGINT, time to go on serving while /readyz answers 503, so that load balancers stop sending before the service stops accepting; a second signal ends it early. [env: OFFLOAD_DRAIN_DELAY] (default: 5s)")
+    var drainDelay: String?
+
     @Option(help: "This replica's name, sent as the Offload-Replica header of every answer (for example the pod name). [env: OFFLOAD_REPLICA]")
     var replica: String?
 
@@ -131,7 +134,7 @@ struct OffloadHTTPCommand: ParsableCommand {
     var logLevel: String?
 
     func run() throws {
-        let (resolved, shutdownTimeout, level, json) = try resolveConfiguration()
+        let (resolved, shutdownTimeout, drainDelay, level, json) = try resolveConfiguration()
         var configuration = resolved
         configuration.logFormat = json ? .json : .text
         LoggingSystem.bootstrap { label in
@@ -178,12 +181,21 @@ struct OffloadHTTPCommand: ParsableCommand {
             throw ExitCode.failure
         }
         stopRequested.wait()
+        if drainDelay > .zero {
+            logger.info(
+                "not ready: serving on while load balancers stop sending (a second signal stops now)",
+                metadata: ["drain_delay": "\(drainDelay)"])
+            server.stopBeingReady()
+            _ = stopRequested.wait(timeout: .now() + drainDelay / .seconds(1))
+        }
         logger.info("shutting down", metadata: ["timeout": "\(shutdownTimeout)"])
         server.shutdown(timeout: shutdownTimeout)
         signalSources.forEach { $0.cancel() }
     }
 
-    private func resolveConfiguration() throws -> (ServerConfiguration, Duration, Logger.Level, json: Bool) {
+    private func resolveConfiguration() throws -> (
+        ServerConfiguration, shutdownTimeout: Duration, drainDelay: Duration, Logger.Level, json: Bool
+    ) {
         var configuration = ServerConfiguration()
         configuration.host = try setting(host, "--host", "OFFLOAD_HOST", default: configuration.host) { $0 }
         configuration.replica = try setting(replica, "--replica", "OFFLOAD_REPLICA", default: nil) { text -> String? in
@@ -321,6 +333,8 @@ struct OffloadHTTPCommand: ParsableCommand {
         let shutdown = try setting(
             shutdownTimeout, "--shutdown-timeout", "OFFLOAD_SHUTDOWN_TIMEOUT", default: .seconds(30),
             ConfigurationValue.duration)
+        let drain = try setting(
+            drainDelay, "--drain-delay", "OFFLOAD_DRAIN_DELAY", default: .seconds(5), ConfigurationValue.duration)
         let level = try setting(logLevel, "--log-level", "OFFLOAD_LOG_LEVEL", default: Logger.Level.info) {
             guard let level = Logger.Level(rawValue: $0.lowercased()) else {
                 throw ValidationError("must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -331,7 +345,7 @@ struct OffloadHTTPCommand: ParsableCommand {
             guard text == "text" || text == "json" else { throw ValidationError("must be text or json") }
             return text == "json"
         }
-        return (configuration, shutdown, level, json)
+        return (configuration, shutdown, drain, level, json)
     }
 
     /// Keys, the auth token and the TLS credentials, from files only their owner can read.

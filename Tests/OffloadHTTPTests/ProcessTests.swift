@@ -22,6 +22,36 @@ import Testing
         #expect(log.contains("stopped"))
     }
 
+    /// What a load balancer that health-checks /readyz needs: after SIGTERM the replica says it
+    /// is not ready but still serves, closing each connection after its answer, until the drain
+    /// delay ends (or a second signal ends it early); then it stops as usual.
+    @Test func sigtermFirstTurnsReadinessOffAndServesOnForTheDrainDelay() async throws {
+        let service = try ServiceProcess(["--device-latency", "1ms"], environment: ["OFFLOAD_DRAIN_DELAY": "20s"])
+        #expect(try get(port: service.port, "/readyz").status == 200)
+        kill(service.pid, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try get(port: service.port, "/readyz").status == 200 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let readiness = try get(port: service.port, "/readyz")
+        #expect(readiness.status == 503)
+        #expect(readiness.body.contains("draining"))
+        let connection = try RawConnection(port: service.port)
+        try connection.send(Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nASYNC-OK".utf8))
+        let answer = connection.receiveAll()  // returns once the service closes the connection
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(80))")
+        #expect(answer.contains("ebf9f3e4e987e5e1"))
+        #expect(answer.lowercased().contains("connection: close"))
+        // The second SIGTERM (stop() sends it) ends the 20 s delay early.
+        let clock = ContinuousClock()
+        let stopped = clock.now
+        let (status, log) = service.stop()
+        #expect(status == 0, "exit status \(status); log: \(log)")
+        #expect(clock.now - stopped < .seconds(10))
+        #expect(log.contains("not ready"))
+        #expect(log.contains("stopped"))
+    }
+
     @Test func jobsStillRunningAtTheShutdownTimeoutAre503AndTheProcessStillExitsZero() async throws {
         let service = try ServiceProcess(["--device-stall-rate", "1", "--shutdown-timeout", "1s"])
         let request = Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 8\r\n\r\nASYNC-OK".utf8)

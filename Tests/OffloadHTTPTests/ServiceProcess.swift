@@ -32,6 +32,8 @@ final class ServiceProcess: @unchecked Sendable {
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("offload-http-state-\(UUID())")
         var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         variables["XDG_STATE_HOME"] = self.stateDirectory.path
+        // A test's SIGTERM stops at once unless the test is about the drain delay.
+        if environment["OFFLOAD_DRAIN_DELAY"] == nil { variables["OFFLOAD_DRAIN_DELAY"] = "0s" }
         process = try ChildProcess(
             Self.executable.path, ["--host", "127.0.0.1", "--port", "0"] + arguments, environment: variables,
             stdout: .pipe, stderr: .file(errors.path))
