@@ -67,8 +67,7 @@ container-test:
 
 # Validates the Kubernetes manifests against the Kubernetes schemas (offline, from PyPI).
 deploy-check:
-	@python3 -c "import kubernetes_validate" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check kubernetes-validate
-	kubernetes-validate --strict deploy/kubernetes/*.yaml
+	scripts/deploy-check
 
 # What CI runs (.ci/run), with shorter fuzzing.
 ci: test
