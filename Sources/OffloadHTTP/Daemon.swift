@@ -25,6 +25,9 @@ final class Exchange: @unchecked Sendable {
     let startedAt = ContinuousClock.now
     var status: Int?
     var jobID: UUID?
+    var jobFacts: RequestLog.JobFacts?
+    var clientAddress = SIMD16<UInt8>()
+    var clientAddressLength = 0
     /// The connection's id for its deadlines.
     let connectionID: UInt
     /// The daemon that serves the connection; its loop runs the request's jobs too.
@@ -277,6 +280,10 @@ final class Daemon: Sendable {
         case .respond(let response):
             return queue(response, for: exchange)
         case .runJob(let request, let respondAsync):
+            if requestLog.isEnabled {
+                exchange.jobFacts = RequestLog.JobFacts(
+                    operation: request.operation, algorithm: request.algorithm, keyName: request.key?.name, batchItems: nil)
+            }
             // Suspend first, then submit: a job may finish, and resume the connection, at once.
             MHD_suspend_connection(connection)
             exchange.jobID = runner.run(
@@ -285,6 +292,11 @@ final class Daemon: Sendable {
             ) { response in exchange.finish(with: response) }
             return .YES
         case .runBatch(let items):
+            if requestLog.isEnabled, let first = items.lazy.compactMap({ try? $0.get() }).first {
+                // One route, one operation: the batch's is its first valid item's.
+                exchange.jobFacts = RequestLog.JobFacts(
+                    operation: first.operation, algorithm: nil, keyName: nil, batchItems: items.count)
+            }
             MHD_suspend_connection(connection)
             runner.runBatch(items, onLoop: exchange.daemon.index) { response in exchange.finish(with: response) }
             return .YES
@@ -339,6 +351,12 @@ final class Daemon: Sendable {
         deadlines.headReceived(connectionID, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         exchange.daemon.requestsInProgress.add(1)
+        if requestLog.isEnabled {
+            withUnsafeMutableBytes(of: &exchange.clientAddress) { bytes in
+                exchange.clientAddressLength = Int(CMicroHTTPD_client_address(
+                    connection, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)))
+            }
+        }
         if CMicroHTTPD_header_size(connection) > maxHeaderBytes {
             // libmicrohttpd's pool holds more than the limit, so that this answer has room.
             return queue(APIError(.headersTooLarge, "The request line and headers exceed \(maxHeaderBytes) bytes.").response, for: exchange)
@@ -431,8 +449,9 @@ final class Daemon: Sendable {
         if exchange.reservedBodyBytes > 0 { memory.release(exchange.reservedBodyBytes) }
         guard requestLog.isEnabled else { return }
         requestLog.record(RequestLog.Entry(
+            clientAddress: exchange.clientAddress, clientAddressLength: exchange.clientAddressLength,
             method: exchange.request.method, path: exchange.request.path, status: exchange.status,
-            jobID: exchange.jobID, duration: ContinuousClock.now - exchange.startedAt,
+            job: exchange.jobFacts, jobID: exchange.jobID, duration: ContinuousClock.now - exchange.startedAt,
             outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code),
             wallNanoseconds: Timestamp.now().wallNanoseconds))
     }

@@ -23,15 +23,30 @@ public enum LogFormat: Sendable {
 /// left before the process exits.
 final class RequestLog: Sendable {
     struct Entry: Sendable {
+        /// The client's IP address: its first `clientAddressLength` bytes (4 or 16), written
+        /// as text by the log's thread, not on the request's way.
+        var clientAddress = SIMD16<UInt8>()
+        var clientAddressLength = 0
         let method: String
         let path: String
         let status: Int?
+        /// The job's operation, algorithm and key name (never its data), when it ran one.
+        var job: JobFacts?
         let jobID: UUID?
         let duration: Duration
         /// How the request ended when it did not end with its answer sent.
         let outcome: String?
         /// When it ended, for the line's time.
         let wallNanoseconds: Int64
+    }
+
+    /// What the request log says of a job: how it was asked, never its input or output.
+    struct JobFacts: Sendable {
+        let operation: JobOperation
+        let algorithm: Algorithm?
+        let keyName: String?
+        /// Items of a batch; nil for a single job.
+        let batchItems: Int?
     }
 
     private struct Pending {
@@ -159,7 +174,9 @@ final class RequestLog: Sendable {
     /// metadata keys in order.
     private func appendText(_ entry: Entry, time: inout TextTime, to line: inout [UInt8]) {
         line.append(contentsOf: time.formatted(wallNanoseconds: entry.wallNanoseconds))
-        line.append(contentsOf: " info \(logger.label): duration_ms=".utf8)
+        line.append(contentsOf: " info \(logger.label): client.address=".utf8)
+        line.append(contentsOf: Self.text(of: entry).utf8)
+        line.append(contentsOf: " duration_ms=".utf8)
         appendMilliseconds(entry.duration, to: &line)
         line.append(contentsOf: " http.method=".utf8)
         line.append(contentsOf: Self.printable(entry.method).utf8)
@@ -171,9 +188,27 @@ final class RequestLog: Sendable {
         line.append(contentsOf: Self.printable(entry.path).utf8)
         line.append(contentsOf: " http.status=".utf8)
         line.append(contentsOf: (entry.status.map { String($0) } ?? "-").utf8)
+        if let job = entry.job {
+            if let algorithm = job.algorithm {
+                line.append(contentsOf: " job.algorithm=".utf8)
+                line.append(contentsOf: algorithm.rawValue.utf8)
+            }
+            if let items = job.batchItems {
+                line.append(contentsOf: " job.batch_items=".utf8)
+                line.append(contentsOf: String(items).utf8)
+            }
+        }
         if let jobID = entry.jobID {
             line.append(contentsOf: " job.id=".utf8)
             line.append(contentsOf: jobID.uuidString.lowercased().utf8)
+        }
+        if let job = entry.job {
+            if let keyName = job.keyName {
+                line.append(contentsOf: " job.key=".utf8)
+                line.append(contentsOf: keyName.utf8)
+            }
+            line.append(contentsOf: " job.operation=".utf8)
+            line.append(contentsOf: job.operation.rawValue.utf8)
         }
         line.append(contentsOf: " [OffloadHTTP] request\n".utf8)
     }
@@ -182,6 +217,7 @@ final class RequestLog: Sendable {
     private func appendJSON(_ entry: Entry, to line: inout [UInt8]) {
         var json = JSONWriter(capacity: 256)
         json.beginObject()
+        json.field("client.address", Self.text(of: entry))
         // Numbers as numbers, for collectors that sum and compare them.
         let (seconds, attoseconds) = entry.duration.components
         json.key("duration_ms")
@@ -190,7 +226,15 @@ final class RequestLog: Sendable {
         if let outcome = entry.outcome { json.field("http.outcome", outcome) }
         json.field("http.path", entry.path)
         json.field("http.status", entry.status)
+        if let job = entry.job {
+            if let algorithm = job.algorithm { json.field("job.algorithm", algorithm.rawValue) }
+            if let items = job.batchItems { json.field("job.batch_items", items) }
+        }
         if let jobID = entry.jobID { json.field("job.id", jobID.uuidString.lowercased()) }
+        if let job = entry.job {
+            if let keyName = job.keyName { json.field("job.key", keyName) }
+            json.field("job.operation", job.operation.rawValue)
+        }
         json.field("label", logger.label)
         json.field("level", "info")
         json.field("message", "request")
@@ -199,6 +243,23 @@ final class RequestLog: Sendable {
         json.endObject()
         line.append(contentsOf: json.bytes)
         line.append(UInt8(ascii: "\n"))
+    }
+
+    /// The client's address as text (`192.0.2.1`, `2001:db8::1`), or `-` when unknown.
+    private static func text(of entry: Entry) -> String {
+        let family: Int32
+        switch entry.clientAddressLength {
+        case 4: family = AF_INET
+        case 16: family = AF_INET6
+        default: return "-"
+        }
+        var bytes = entry.clientAddress
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let written = withUnsafeBytes(of: &bytes) { raw in
+            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count))
+        }
+        guard written != nil else { return "-" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Milliseconds with three decimals, as `1.933`.

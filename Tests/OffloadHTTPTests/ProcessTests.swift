@@ -88,6 +88,11 @@ import Testing
         // Numbers are numbers; times are UTC with milliseconds.
         #expect(requests.allSatisfy { $0["http.status"] as? Int == 200 && $0["http.path"] as? String == "/encrypt" })
         #expect(requests.allSatisfy { $0["job.id"] is String && $0["duration_ms"] is Double })
+        // Who asked, and for what (never the data): the client's address, the operation, the
+        // algorithm and, for a keyed one, the key's name.
+        #expect(requests.allSatisfy { $0["client.address"] as? String == "127.0.0.1" && $0["job.operation"] as? String == "encrypt" })
+        #expect(requests.map { $0["job.algorithm"] as? String } == ["xor-0xaa", "aes-256-gcm"])
+        #expect(requests.map { $0["job.key"] as? String } == [nil, "default"])
         #expect(objects.allSatisfy { ($0["time"] as? String)?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil })
         let start = try #require(objects.first { $0["message"] as? String == "listening" })
         #expect(start["port"] as? Int == service.port)
