@@ -1,35 +1,6 @@
 import Foundation
 import Synchronization
 
-/// How many retained jobs are in each status.
-public struct JobCounts: Sendable, Equatable {
-    public init() {}
-
-    public var queued = 0
-    public var running = 0
-    public var completed = 0
-    public var failed = 0
-
-    public subscript(status: JobStatus) -> Int {
-        get {
-            switch status {
-            case .queued: queued
-            case .running: running
-            case .completed: completed
-            case .failed: failed
-            }
-        }
-        set {
-            switch status {
-            case .queued: queued = newValue
-            case .running: running = newValue
-            case .completed: completed = newValue
-            case .failed: failed = newValue
-            }
-        }
-    }
-}
-
 /// Every job's record, newest first, with a bound on how many finished jobs are kept.
 /// Jobs that are queued or running are always kept.
 public final class JobStore: Sendable {

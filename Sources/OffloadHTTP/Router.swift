@@ -2,16 +2,6 @@ import Engine
 import Foundation
 import Store
 
-/// What a request leads to: an answer now, jobs whose answer comes when they finish, or an
-/// answer that comes later from another thread (a read or a change of the durable store):
-/// `later` is given the function to call with it, once.
-enum RouteOutcome {
-    case respond(HTTPResponse)
-    case runJob(JobRequest, respondAsync: Bool)
-    case runBatch([Result<JobRequest, APIError>])
-    case later(@Sendable (_ respond: @escaping @Sendable (HTTPResponse) -> Void) -> Void)
-}
-
 /// A read of the durable store (`GET /jobs/{id}` of a job not running here, `GET /jobs`).
 enum JobLookup {
     /// The job, unless it belongs to another principal than `owner` (nil: any).

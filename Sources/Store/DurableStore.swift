@@ -417,18 +417,6 @@ public final class DurableStore: Sendable {
     }
 }
 
-/// A value sealed under the master key when the store was made, and a test that opens it: a
-/// wrong master key is caught at start, not by garbage keys later.
-public struct MasterKeyCheck: Sendable {
-    public let sealed: [UInt8]
-    public let opens: @Sendable ([UInt8]) -> Bool
-
-    public init(sealed: [UInt8], opens: @escaping @Sendable ([UInt8]) -> Bool) {
-        self.sealed = sealed
-        self.opens = opens
-    }
-}
-
 /// Hands a connection made on one thread to the thread that uses it from then on.
 private final class ConnectionBox: @unchecked Sendable {
     // @unchecked: written once before the thread starts, taken once by that thread.

@@ -36,18 +36,6 @@ public struct StoredKey: Sendable, Equatable {
     }
 }
 
-/// What a key change did.
-public enum KeyChange: Sendable, Equatable {
-    case done(StoredKey)
-    /// No key has the name.
-    case notFound
-    /// A key has the name already (create).
-    case nameTaken
-    /// Deletion is not allowed for the key (PATCH it first), or a version out of range.
-    case refused(String)
-    case deleted
-}
-
 /// Seals a new version's material, given its number (the seal binds the material to it) and
 /// the key's type as the store holds it (which decides what material to make).
 public typealias KeySealer = @Sendable (_ version: Int, _ type: String) throws -> [UInt8]

@@ -1,0 +1,399 @@
+import Foundation
+import Synchronization
+
+/// The engine thread's own state, touched by that thread alone.
+final class EngineLoop: @unchecked Sendable {
+    // @unchecked: created on the constructing thread, then used only by the engine thread it
+    // is handed to; nothing else keeps a reference.
+    private static let wakeUpToken = UInt64.max
+    private static let deviceTimerToken = UInt64.max - 1
+    private static let guestToken = UInt64.max - 2
+    /// How long the loop keeps serving its guest's answers after the shutdown deadline.
+    private static let answerGrace: UInt64 = 1_000_000_000
+    /// Wait contexts kept for reuse after a burst; more are freed.
+    private static let idleWaitContextLimit = 256
+
+    let index: Int
+    let configuration: EngineConfiguration
+    let store: JobStore
+    let provider: CryptoProvider
+    let diagnostics: EngineDiagnostics
+    let epoll: Epoll
+    /// The completion queue this thread polls (offloadsim only), and the timer of its next due time.
+    private let deviceQueue: DeviceQueue?
+    private let deviceTimer: MonotonicTimer
+    private var deviceTimerDue = UInt64.max
+    private let jobTimeout: UInt64
+    private let queueTimeout: UInt64
+    /// The ciphers, fetched on the engine thread when it starts.
+    private var ciphers: CipherSet?
+
+    /// Submissions not yet started, oldest first from `waitingHead`.
+    private var waiting: [EngineSubmission] = []
+    private var waitingHead = 0
+    /// Started jobs that have not finished, by token (detached ones included).
+    private var jobs: [UInt64: AsyncJob] = [:]
+    private var detachedJobs = 0
+    private var nextToken: UInt64 = 0
+    /// Job deadlines, earliest first; entries of finished jobs are skipped when they come up.
+    private var deadlines = DueQueue<(due: UInt64, token: UInt64)>(before: { $0.due < $1.due })
+    /// Set when OpenSSL's pool had no job to give; cleared when one of ours finishes.
+    private var poolExhausted = false
+    /// Every wait context of this thread by id (the epoll token of its fds), and the idle ones.
+    private var waitContexts: [UInt64: WaitContext] = [:]
+    private var idleWaitContexts: [WaitContext] = []
+    private var nextWaitContextID: UInt64 = 0
+    /// Paused jobs whose wait fd epoll refused; resumed on every turn (rare, never lost).
+    private var polledJobs: Set<UInt64> = []
+    private var stopping = false
+    private var stopDeadline = UInt64.max
+    /// The server this loop runs besides its jobs, and whether it has input waiting.
+    private var guest: (any EngineLoopGuest)?
+    private var guestReady = false
+
+    /// Read by the loop's own thread only (local submissions come from its guest).
+    var isStopping: Bool { stopping }
+    /// Finished jobs whose completions run together at the end of a turn of the loop, so that
+    /// their clients are woken in one burst rather than one wake-up each.
+    private var finishedThisTurn: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
+
+    init(index: Int, configuration: EngineConfiguration, store: JobStore, provider: CryptoProvider,
+         device: SimulatedAccelerator?, diagnostics: EngineDiagnostics) throws {
+        self.index = index
+        self.configuration = configuration
+        self.store = store
+        self.provider = provider
+        self.diagnostics = diagnostics
+        jobTimeout = configuration.jobTimeout.nanoseconds
+        queueTimeout = configuration.queueTimeout.nanoseconds
+        epoll = try Epoll()
+        deviceQueue = try device?.makeQueue()
+        deviceTimer = try MonotonicTimer()
+        try epoll.add(deviceTimer.fd, token: Self.deviceTimerToken)
+    }
+
+    func watch(_ wakeUp: EventFD) throws {
+        try epoll.add(wakeUp.fd, token: Self.wakeUpToken)
+    }
+
+    /// A submission from the loop's own thread, started in this turn.
+    func acceptLocally(_ submission: EngineSubmission) {
+        waiting.append(submission)
+    }
+
+    func run(owner: EngineThread) {
+        ciphers = provider.fetchCiphers()
+        deviceQueue?.bindCurrentThread()
+        defer {
+            deviceQueue?.unbindCurrentThread()
+            jobs.removeAll()
+            idleWaitContexts.removeAll()
+            waitContexts.removeAll()
+            ciphers = nil
+        }
+        var arrived: [EngineSubmission] = []
+        var ready: [UInt64] = []
+        var tasks: [@Sendable () -> Void] = []
+        while true {
+            let startedWaiting = readMonotonicClock()
+            let guestTimeout = guest?.timeoutMilliseconds()
+            epoll.wait(timeoutMilliseconds: waitTimeout(now: startedWaiting, guest: guestTimeout)) { token in
+                switch token {
+                case Self.wakeUpToken:
+                    let (deadline, attached) = owner.takeInbox(into: &arrived, ready: &ready, tasks: &tasks)
+                    if let deadline {
+                        stopping = true
+                        stopDeadline = deadline
+                    }
+                    if let attached { attach(attached) }
+                    waiting.append(contentsOf: arrived)
+                    arrived.removeAll(keepingCapacity: true)
+                    for token in ready { resume(token, owner: owner) }
+                    ready.removeAll(keepingCapacity: true)
+                    for task in tasks { task() }
+                    tasks.removeAll(keepingCapacity: true)
+                case Self.deviceTimerToken:
+                    deviceTimer.consume()
+                    deviceTimerDue = .max
+                case Self.guestToken:
+                    guestReady = true
+                default:
+                    resumeJob(ofWaitContext: token, owner: owner)
+                }
+            }
+            var now = readMonotonicClock()
+            // The guest reads requests and submits their jobs here, on this thread; they start below.
+            if let guest, guestReady || guestTimeout.map({ now >= startedWaiting + UInt64($0) * 1_000_000 }) ?? false {
+                guestReady = false
+                guest.run()
+                now = readMonotonicClock()
+            }
+            // The engine pumps the device: completions due now notify their jobs (an eventfd
+            // write, or the callback that queues them), which this loop resumes next.
+            if let deviceQueue, deviceQueue.poll(now: now) > 0 { now = readMonotonicClock() }
+            if stopping && now >= stopDeadline { abortEverything(owner: owner) }
+            expireDeadlines(now: now, owner: owner)
+            for token in polledJobs { resume(token, owner: owner) }
+            expireWaiting(now: now, owner: owner)
+            startWaitingJobs(owner: owner)
+            let answered = !finishedThisTurn.isEmpty
+            for finished in finishedThisTurn { finished.completion(finished.record) }
+            finishedThisTurn.removeAll(keepingCapacity: true)
+            // Jobs finished this turn resumed their connections: answer them now.
+            if answered, let guest { guest.run() }
+            armDeviceTimer()
+            if stopping && jobs.count == detachedJobs && waitingHead == waiting.count
+                && (detachedJobs == 0 || readMonotonicClock() >= stopDeadline)
+                && !((guest?.isBusy ?? false) && readMonotonicClock() < stopDeadline &+ Self.answerGrace) { return }
+        }
+    }
+
+    private func attach(_ attached: any EngineLoopGuest) {
+        guard guest == nil, (try? epoll.add(attached.watchedFD, token: Self.guestToken)) != nil else { return }
+        guest = attached
+        guestReady = true
+    }
+
+    /// Wakes the loop when the device's next completion or retry is due, to the nanosecond
+    /// (epoll's own timeout counts milliseconds).
+    private func armDeviceTimer() {
+        guard let deviceQueue else { return }
+        let due = deviceQueue.nextDue ?? .max
+        guard due != deviceTimerDue else { return }
+        deviceTimerDue = due
+        if due == .max { deviceTimer.disarm() } else { deviceTimer.arm(at: due) }
+    }
+
+    /// Milliseconds until the next timer of the engine or its guest is due, or -1 for none.
+    private func waitTimeout(now: UInt64, guest guestTimeout: Int?) -> Int32 {
+        var next = UInt64.max
+        if let deadline = deadlines.first { next = min(next, deadline.due) }
+        if waitingHead < waiting.count { next = min(next, waiting[waitingHead].submittedAt + queueTimeout) }
+        if !polledJobs.isEmpty { next = min(next, now + 1_000_000) }
+        if let guestTimeout { next = min(next, now &+ UInt64(max(0, guestTimeout)) * 1_000_000) }
+        if stopping {
+            // After the deadline, the loop only waits out its guest's answers, for a second more.
+            next = min(next, now < stopDeadline ? stopDeadline : max(now &+ 10_000_000, stopDeadline &+ Self.answerGrace))
+        }
+        guard next != .max else { return -1 }
+        guard next > now else { return 0 }
+        return Int32(min((next - now + 999_999) / 1_000_000, 60_000))
+    }
+
+    private func expireDeadlines(now: UInt64, owner: EngineThread) {
+        while let next = deadlines.first, next.due <= now {
+            _ = deadlines.removeFirst()
+            guard let job = jobs[next.token], !job.detached else { continue }
+            // No cancel in OpenSSL: resume the job so that it ends itself as timed out.
+            job.abort = EngineError(code: .jobTimeout, message: "The accelerator did not complete the job in time.")
+            resume(next.token, owner: owner)
+        }
+    }
+
+    /// Shutdown ran out of time: every job still here ends now, failed as shutting down.
+    private func abortEverything(owner: EngineThread) {
+        let error = EngineError(code: .shuttingDown, message: "The service shut down before the job completed.")
+        let running = jobs.filter { !$0.value.detached }
+        diagnostics.abortedAtShutdown.add(running.count + waiting.count - waitingHead, ordering: .relaxed)
+        for (token, job) in running {
+            job.abort = error
+            resume(token, owner: owner)
+        }
+        while waitingHead < waiting.count {
+            let submission = waiting[waitingHead]
+            waitingHead += 1
+            finish(submission, job: nil, failure: error, owner: owner)
+        }
+    }
+
+    /// Jobs that waited for a pool slot longer than the queue timeout are refused (503).
+    private func expireWaiting(now: UInt64, owner: EngineThread) {
+        while waitingHead < waiting.count && waiting[waitingHead].submittedAt + queueTimeout <= now {
+            let submission = waiting[waitingHead]
+            waitingHead += 1
+            finish(submission, job: nil, failure: EngineError(
+                code: .overloaded, message: "The engine had no free job slot in time; retry shortly."), owner: owner)
+        }
+    }
+
+    private func startWaitingJobs(owner: EngineThread) {
+        while waitingHead < waiting.count && jobs.count < configuration.maxJobsPerThread && !poolExhausted {
+            let submission = waiting[waitingHead]
+            waitingHead += 1
+            let cipher = ciphers?[submission.request.algorithm]
+            guard cipher != nil || submission.request.algorithm.isSignature else {
+                finish(submission, job: nil, failure: EngineError(
+                    code: .unsupportedAlgorithm,
+                    message: "The provider '\(provider.name)' has no \(submission.request.algorithm.rawValue)."),
+                    owner: owner)
+                continue
+            }
+            let job: AsyncJob
+            do {
+                let waitContext = try takeWaitContext()
+                do {
+                    job = try AsyncJob(
+                        submission: submission, cipher: cipher, waitContext: waitContext, diagnostics: diagnostics)
+                } catch {
+                    recycle(waitContext)
+                    throw error
+                }
+            } catch {
+                finish(submission, job: nil, failure: error as? EngineError, owner: owner)
+                continue
+            }
+            let token = nextToken
+            nextToken &+= 1
+            job.waitContext.jobToken = token
+            if configuration.notification == .callback {
+                job.waitContext.setCallback(ResumeTicket(token: token, thread: owner))
+            } else {
+                job.waitContext.clearCallback()
+            }
+            jobs[token] = job
+            deadlines.insert((submission.submittedAt + jobTimeout, token))
+            store.update(submission.id) { record in
+                record.status = .running
+                record.engine = index
+                record.startedAt = .now()
+            }
+            resume(token, owner: owner)
+        }
+        if waitingHead == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            waitingHead = 0
+        }
+    }
+
+    private func takeWaitContext() throws -> WaitContext {
+        if let idle = idleWaitContexts.popLast() {
+            if !idle.fdsWatched {
+                for fd in idle.allFDs() { try? epoll.add(fd, token: idle.id) }
+                idle.fdsWatched = true
+            }
+            return idle
+        }
+        let context = try WaitContext(id: nextWaitContextID)
+        nextWaitContextID &+= 1
+        waitContexts[context.id] = context
+        return context
+    }
+
+    /// Keeps a finished job's wait context (and its provider's fd, still watched) for the next
+    /// job, or frees it after a burst.
+    private func recycle(_ context: WaitContext) {
+        context.jobToken = nil
+        if idleWaitContexts.count < Self.idleWaitContextLimit {
+            idleWaitContexts.append(context)
+        } else {
+            if context.fdsWatched { for fd in context.allFDs() { epoll.remove(fd) } }
+            waitContexts[context.id] = nil
+        }
+    }
+
+    /// A wait context's fd became readable: resume the job using the context. A context with
+    /// no job (a signal after the job ended) stops being watched until it is used again.
+    private func resumeJob(ofWaitContext id: UInt64, owner: EngineThread) {
+        guard let context = waitContexts[id] else { return }
+        guard let token = context.jobToken else {
+            for fd in context.allFDs() { epoll.remove(fd) }
+            context.fdsWatched = false
+            return
+        }
+        resume(token, owner: owner)
+    }
+
+    /// Runs the job until it pauses or finishes, and keeps epoll in step with its fds.
+    /// A token the engine no longer has (a late completion) is ignored.
+    private func resume(_ token: UInt64, owner: EngineThread) {
+        guard let job = jobs[token] else { return }
+        let aborting = job.abort != nil && !job.detached && provider.canFailPendingOperations
+        if aborting { WaitContext.failPendingOperation(of: job.waitContext) }
+        let result = job.step()
+        if aborting { WaitContext.failPendingOperation(of: nil) }
+        let changed = job.waitContext.changedFDs()
+        for fd in changed.removed { epoll.remove(fd) }
+        switch result {
+        case .paused:
+            for fd in changed.added {
+                do {
+                    try epoll.add(fd, token: job.waitContext.id)
+                } catch {
+                    // A paused job must be resumed until it ends; one whose fd cannot be
+                    // watched is resumed on every turn of the loop instead.
+                    polledJobs.insert(token)
+                }
+            }
+            if let abort = job.abort, !job.detached {
+                // The provider cannot be told to fail the operation: answer the client now and
+                // keep the job until the provider lets it finish.
+                job.detached = true
+                detachedJobs += 1
+                finish(job.submission, job: nil, failure: abort, owner: owner)
+            }
+        case .finished:
+            complete(token, job, failure: nil, owner: owner)
+        case .failed(let error):
+            complete(token, job, failure: error, owner: owner)
+        case .noJobsAvailable:
+            // Backpressure from OpenSSL's pool: put it back and retry when a job finishes.
+            jobs[token] = nil
+            poolExhausted = true
+            recycle(job.waitContext)
+            waitingHead -= 1
+            waiting[waitingHead] = job.submission
+        }
+    }
+
+    private func complete(_ token: UInt64, _ job: AsyncJob, failure: EngineError?, owner: EngineThread) {
+        jobs[token] = nil
+        polledJobs.remove(token)
+        recycle(job.waitContext)
+        poolExhausted = false
+        if job.detached {
+            detachedJobs -= 1  // its client was answered when it was detached
+            return
+        }
+        finish(job.submission, job: job, failure: failure, owner: owner)
+    }
+
+    private func finish(_ submission: EngineSubmission, job: AsyncJob?, failure: EngineError?, owner: EngineThread) {
+        let finishedAt = Timestamp.now()
+        let result = job?.outcome(provider: provider)
+        /// The output the store does not keep, for the completion alone.
+        var unretainedOutput: [UInt8]?
+        var record = store.update(submission.id) { record in
+            record.completedAt = finishedAt
+            record.engine = index
+            if let job, let result {
+                record.pauses = job.pauses
+                record.deviceUnit = result.unit
+                record.deviceNanoseconds = result.deviceNanoseconds
+                switch result.outcome {
+                case .success(let output):
+                    record.outputBytes = output.count
+                    if submission.request.retainsOutput { record.output = output } else { unretainedOutput = output }
+                    record.status = .completed
+                case .failure(let error):
+                    record.error = error
+                    record.status = .failed
+                }
+            }
+            if let failure {
+                record.output = nil
+                record.outputBytes = nil
+                unretainedOutput = nil
+                record.error = failure
+                record.status = .failed
+            } else if !record.status.isFinished {
+                record.error = EngineError(code: .engineError, message: "The job ended without a result.")
+                record.status = .failed
+            }
+        }
+        if let unretainedOutput { record?.output = unretainedOutput }
+        owner.finished()
+        // Records of unfinished jobs are never evicted, so the store always has this one;
+        // the client is answered even if that invariant were ever broken.
+        finishedThisTurn.append((submission.completion, record ?? JobRecord(lost: submission, error: failure)))
+    }
+}

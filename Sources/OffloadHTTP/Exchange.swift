@@ -1,0 +1,61 @@
+internal import CMicroHTTPD
+import Engine
+import Foundation
+import Glibc
+import Logging
+import Store
+import Synchronization
+
+/// One request in progress on a connection, from its headers to the end of its response.
+///
+/// `@unchecked Sendable`: it is touched only on the thread of the loop whose daemon serves
+/// the connection (the handler, the job's completion, the completion notification); the lock
+/// on `finishedResponse` remains so that an answer stored from elsewhere would still be safe.
+final class Exchange: @unchecked Sendable {
+    let connection: OpaquePointer
+    var request: HTTPRequest
+    /// The route the path names, looked up once for authorization and metrics.
+    let route: Router.Route?
+    var bodyTooLarge = false
+    /// The body did not fit in what the service may hold of bodies at once.
+    var bodyOverBudget = false
+    /// Bytes of the body budget this request holds, given back when it completes.
+    var reservedBodyBytes = 0
+    /// For the request log line: when the request began, its answer's status, its job.
+    let startedAt = ContinuousClock.now
+    var status: Int?
+    var jobID: UUID?
+    var jobFacts: RequestLog.JobFacts?
+    var clientAddress = SIMD16<UInt8>()
+    var clientAddressLength = 0
+    /// The connection's id for its deadlines.
+    let connectionID: UInt
+    /// The daemon that serves the connection; its loop runs the request's jobs too.
+    let daemon: LoopDaemon
+    /// Set once the body is complete and the request runs.
+    var isRunning = false
+    private let finishedResponse = Mutex<HTTPResponse?>(nil)
+
+    init(connection: OpaquePointer, connectionID: UInt, daemon: LoopDaemon, request: HTTPRequest) {
+        self.connection = connection
+        self.connectionID = connectionID
+        self.daemon = daemon
+        self.request = request
+        self.route = Router.Route(path: request.path)
+    }
+
+    /// Stores the answer of a suspended request and resumes its connection; its loop's daemon
+    /// then runs at once. Called on the loop's thread (by the job's completion, or by the
+    /// handler itself when the request was refused).
+    func finish(with response: HTTPResponse) {
+        finishedResponse.withLock { $0 = response }
+        daemon.resume(connection)
+    }
+
+    func takeFinishedResponse() -> HTTPResponse? {
+        finishedResponse.withLock { response in
+            defer { response = nil }
+            return response
+        }
+    }
+}
