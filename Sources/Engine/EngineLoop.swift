@@ -50,9 +50,14 @@ final class EngineLoop: @unchecked Sendable {
     /// The server this loop runs besides its jobs, and whether it has input waiting.
     private var guest: (any EngineLoopGuest)?
     private var guestReady = false
+    /// The engine thread, once `run` starts on it: debug builds check every entry on it.
+    private var confinement = ThreadConfinement()
 
     /// Read by the loop's own thread only (local submissions come from its guest).
-    var isStopping: Bool { stopping }
+    var isStopping: Bool {
+        confinement.check()
+        return stopping
+    }
     /// Finished jobs whose completions run together at the end of a turn of the loop, so that
     /// their clients are woken in one burst rather than one wake-up each.
     private var finishedThisTurn: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
@@ -78,10 +83,12 @@ final class EngineLoop: @unchecked Sendable {
 
     /// A submission from the loop's own thread, started in this turn.
     func acceptLocally(_ submission: EngineSubmission) {
+        confinement.check()
         waiting.append(submission)
     }
 
     func run(owner: EngineThread) {
+        confinement.bind()
         ciphers = provider.fetchCiphers()
         deviceQueue?.bindCurrentThread()
         defer {

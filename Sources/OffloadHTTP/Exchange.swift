@@ -1,16 +1,13 @@
-internal import CMicroHTTPD
 import Engine
 import Foundation
-import Glibc
-import Logging
-import Store
 import Synchronization
 
 /// One request in progress on a connection, from its headers to the end of its response.
 ///
 /// `@unchecked Sendable`: it is touched only on the thread of the loop whose daemon serves
-/// the connection (the handler, the job's completion, the completion notification); the lock
-/// on `finishedResponse` remains so that an answer stored from elsewhere would still be safe.
+/// the connection (the handler, the job's completion, the completion notification), which
+/// debug builds check; the lock on `finishedResponse` remains so that an answer stored from
+/// elsewhere would still be safe.
 final class Exchange: @unchecked Sendable {
     let connection: OpaquePointer
     var request: HTTPRequest
@@ -35,6 +32,8 @@ final class Exchange: @unchecked Sendable {
     /// Set once the body is complete and the request runs.
     var isRunning = false
     private let finishedResponse = Mutex<HTTPResponse?>(nil)
+    /// Made by the handler on the loop's thread, which owns it from then on.
+    private let confinement: ThreadConfinement
 
     init(connection: OpaquePointer, connectionID: UInt, daemon: LoopDaemon, request: HTTPRequest) {
         self.connection = connection
@@ -42,18 +41,23 @@ final class Exchange: @unchecked Sendable {
         self.daemon = daemon
         self.request = request
         self.route = Router.Route(path: request.path)
+        var confinement = ThreadConfinement()
+        confinement.bind()
+        self.confinement = confinement
     }
 
     /// Stores the answer of a suspended request and resumes its connection; its loop's daemon
     /// then runs at once. Called on the loop's thread (by the job's completion, or by the
     /// handler itself when the request was refused).
     func finish(with response: HTTPResponse) {
+        confinement.check()
         finishedResponse.withLock { $0 = response }
         daemon.resume(connection)
     }
 
     func takeFinishedResponse() -> HTTPResponse? {
-        finishedResponse.withLock { response in
+        confinement.check()
+        return finishedResponse.withLock { response in
             defer { response = nil }
             return response
         }
