@@ -13,7 +13,6 @@ let package = Package(
         .library(name: "offloadsim", type: .dynamic, targets: ["OffloadSimModule"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
@@ -76,7 +75,6 @@ let package = Package(
             dependencies: [
                 "OffloadHTTP",
                 "Engine",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -17,28 +17,11 @@ public final class OffloadServer: Sendable {
 
     /// Starts the engine and listens. Throws a `ServerError` or `EngineError` a person can act on.
     public static func start(_ configuration: ServerConfiguration, logger: Logger) throws -> OffloadServer {
-        guard configuration.maxBodyBytes >= 1 else { throw ServerError("The body limit must be at least 1 byte.") }
-        guard configuration.maxBytesInFlight >= configuration.maxBodyBytes else {
-            throw ServerError("The memory for work in flight must hold at least one largest body (--max-body).")
-        }
-        guard configuration.connectionLimit >= 1 else { throw ServerError("The connection limit must be at least 1.") }
-        guard configuration.connectionTimeoutSeconds >= 0 else {
-            throw ServerError("The connection timeout cannot be negative.")
-        }
-        guard configuration.perIPConnectionLimit >= 0 else {
-            throw ServerError("The per-IP connection limit cannot be negative.")
-        }
-        guard (1024...(1 << 20)).contains(configuration.maxHeaderBytes) else {
-            throw ServerError("The header limit must be from 1KiB to 1MiB.")
-        }
-        guard (1...JobRequestParser.batchItemCeiling).contains(configuration.maxBatchItems) else {
-            throw ServerError("The batch limit must be from 1 to \(JobRequestParser.batchItemCeiling) items.")
-        }
+        try configuration.validate()
         if configuration.accessTokens != nil && configuration.tls == nil {
             logger.warning(
                 "bearer tokens cross the network in clear text without TLS (RFC 6750 requires it): pass --tls-cert and --tls-key, or terminate TLS in front of the service")
         }
-        guard configuration.jobRetention > .zero else { throw ServerError("The job retention must be positive.") }
         let engine = try Engine(configuration: configuration.engine)
         var store: DurableStore?
         do {

@@ -55,3 +55,39 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 }
+
+extension ServerConfiguration {
+    /// Every limit a setting has, checked in this one place: by the command before it starts
+    /// anything (so a bad value is a usage error), and by `OffloadServer.start` for
+    /// configurations built in code. Each message names the option that sets the value.
+    public func validate() throws {
+        func require(_ holds: Bool, _ flag: String, _ rule: String) throws {
+            guard holds else { throw ServerError("\(flag) \(rule)") }
+        }
+        try require((0...65535).contains(port), "--port", "must be from 0 to 65535")
+        let device = engine.device
+        try require((1...1024).contains(device.units), "--device-units", "must be from 1 to 1024")
+        try require((1...1_000_000).contains(device.queueDepth), "--device-queue-depth", "must be from 1 to 1000000")
+        try require((0...1_000_000).contains(device.ringRetryLimit), "--device-ring-retries", "must be from 0 to 1000000")
+        try require((1...256).contains(engine.threads), "--engine-threads", "must be from 1 to 256")
+        try require((1...1_000_000).contains(engine.maxJobsPerThread), "--max-jobs", "must be from 1 to 1000000")
+        try require((0...1_000_000).contains(engine.maxQueuedJobsPerThread), "--max-queued", "must be from 0 to 1000000")
+        try require(
+            (0...10_000_000).contains(engine.retainedFinishedJobs), "--retained-jobs", "must be from 0 to 10000000")
+        try require((1...(1 << 30)).contains(maxBodyBytes), "--max-body", "must be from 1 byte to 1GiB")
+        try require(
+            maxBytesInFlight >= maxBodyBytes, "--memory-limit",
+            "must leave a quarter for work in flight that holds one largest body (--max-body)")
+        try require((1...1_000_000).contains(connectionLimit), "--connection-limit", "must be from 1 to 1000000")
+        try require(
+            (0...1_000_000).contains(perIPConnectionLimit), "--per-ip-connection-limit", "must be from 0 to 1000000")
+        try require(connectionTimeoutSeconds >= 0, "--connection-timeout", "cannot be negative")
+        try require((1024...(1 << 20)).contains(maxHeaderBytes), "--max-header-size", "must be from 1KiB to 1MiB")
+        try require(
+            (1...JobRequestParser.batchItemCeiling).contains(maxBatchItems), "--max-batch",
+            "must be from 1 to \(JobRequestParser.batchItemCeiling)")
+        // Both count in whole seconds of the store's and the expiry's once-a-second work.
+        try require(jobRetention >= .seconds(1), "--job-retention", "must be at least 1s")
+        try require(resultTTL >= .seconds(1), "--result-ttl", "must be at least 1s")
+    }
+}
