@@ -110,7 +110,7 @@ func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", 
             $0.engine.device.latency = .milliseconds(500)
         }) { server in
             let holder = Task { try await server.post("/encrypt", "holds the only slot") }
-            try await Task.sleep(for: .milliseconds(150))
+            #expect(try await eventually { server.server.engine.jobsInFlight == 1 }, "the first job holds the only slot")
             let refused = try await server.postJSON("/encrypt", ["batch": [["input": "a"], ["input": "b"]]])
             #expect(refused.status == 503)
             #expect(refused.headers["retry-after"] == "1")

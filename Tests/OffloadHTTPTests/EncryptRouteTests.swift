@@ -135,23 +135,27 @@ import Testing
     }
 
     @Test func concurrentRequestsOverlapOnTheDevice() async throws {
-        let latency = Duration.milliseconds(500)
         let requests = 10
-        try await withServer({ $0.engine.device.latency = latency }) { server in
-            let clock = ContinuousClock()
-            let start = clock.now
+        try await withServer({ $0.engine.device.latency = .milliseconds(500) }) { server in
             let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
                 for index in 0..<requests {
                     group.addTask { try await server.post("/encrypt", "request \(index)") }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            let elapsed = clock.now - start
             #expect(replies.allSatisfy { $0.status == 200 })
-            #expect(Set(replies.compactMap { $0.json["id"] as? String }).count == requests)
-            // Serially, 10 x 500 ms = 5 s; overlapped about 0.5 s. The bound leaves room for a
-            // loaded machine and still fails if the requests ran one after another.
-            #expect(elapsed < latency * requests / 2, "\(requests) requests of \(latency) took \(elapsed)")
+            let ids = replies.compactMap { $0.json["id"] as? String }
+            #expect(Set(ids).count == requests)
+            // Overlap from the jobs' own times, not a wall-clock bound: one after another, each
+            // would start after the previous one's 500 ms on the device ended; together, every
+            // job started before the first one completed.
+            let records = ids.compactMap { UUID(uuidString: $0).flatMap(server.server.engine.store.job) }
+            #expect(records.count == requests)
+            let completions = records.compactMap { $0.completedAt?.monotonicNanoseconds }
+            let firstCompletion = try #require(completions.min())
+            let starts = records.compactMap { $0.startedAt?.monotonicNanoseconds }
+            let lastStart = try #require(starts.max())
+            #expect(lastStart < firstCompletion, "every request's job started before the first completed")
         }
     }
 }

@@ -149,7 +149,7 @@ import Testing
             }
         }
         // Wait until all five jobs are on the device, then stop.
-        while server.server.engine.jobsInFlight < 5 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try await eventually { server.server.engine.jobsInFlight >= 5 }, "five jobs in flight")
         server.server.shutdown(timeout: .seconds(10))
         let statuses = try await inFlight.value
         #expect(statuses == [200, 200, 200, 200, 200])

@@ -3,17 +3,6 @@ import Foundation
 import Testing
 @testable import OffloadHTTP
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes.
-func eventually(within timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while !condition() {
-        if clock.now >= deadline { return false }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return true
-}
-
 @Suite struct LoadAndFaults {
     @Test func theExcessGets503WithRetryAfterAndEverythingAcceptedCompletes() async throws {
         try await withServer({

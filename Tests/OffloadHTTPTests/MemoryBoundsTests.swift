@@ -34,14 +34,14 @@ import Testing
             let head = "POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 61440\r\nConnection: close\r\n\r\n"
             let first = try RawConnection(port: server.port)
             try first.send(Array(head.utf8) + Array(repeating: UInt8(ascii: "a"), count: 100))
-            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await eventually { server.server.requestsInProgress == 1 }, "the first body holds its share")
             let second = try rawExchange(port: server.port, Array(head.utf8))
             #expect(second.hasPrefix("HTTP/1.1 503"), "\(second.prefix(80))")
             #expect(second.contains("memory_exhausted") && second.contains("Retry-After: 1"))
             // The first finishes its body and is answered; its share is given back.
             try first.send(Array(repeating: UInt8(ascii: "a"), count: 61440 - 100))
             #expect(first.receiveAll().hasPrefix("HTTP/1.1 200"))
-            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await eventually { server.server.requestsInProgress == 0 }, "the first request gave its share back")
             let third = try rawExchange(
                 port: server.port, Array(head.utf8) + Array(repeating: UInt8(ascii: "b"), count: 61440))
             #expect(third.hasPrefix("HTTP/1.1 200"), "\(third.prefix(80))")
@@ -55,7 +55,7 @@ import Testing
         }) { server in
             let holder = try RawConnection(port: server.port)
             try holder.send(Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 40000\r\n\r\nxx".utf8))
-            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await eventually { server.server.requestsInProgress == 1 }, "the held body holds its share")
             let chunk = String(40000, radix: 16)
             let chunked = try rawExchange(port: server.port, Array((
                 "POST /encrypt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"

@@ -56,7 +56,7 @@ import Testing
         let request = Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nASYNC-OK".utf8)
         let connection = try RawConnection(port: server.port)
         try connection.send(request)  // keep-alive: no Connection header from the client
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await eventually { server.server.engine.jobsInFlight == 1 }, "the job is on the device")
         // A thread of its own: the tests' cooperative threads may all be busy with blocking
         // clients of other tests, and the shutdown must begin while the job is on the device.
         let stopped = DispatchSemaphore(value: 0)

@@ -9,7 +9,7 @@ import Testing
         let request = Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 8\r\n\r\nASYNC-OK".utf8)
         let connections = try (0..<20).map { _ in try RawConnection(port: service.port) }
         for connection in connections { try connection.send(request) }
-        try await Task.sleep(for: .milliseconds(150))  // all twenty are on the device now
+        #expect(try await eventually { service.jobsInFlight == 20 }, "all twenty are on the device")
         let clock = ContinuousClock()
         let stopped = clock.now
         kill(service.pid, SIGTERM)
@@ -57,7 +57,7 @@ import Testing
         let request = Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 8\r\n\r\nASYNC-OK".utf8)
         let connections = try (0..<2).map { _ in try RawConnection(port: service.port) }
         for connection in connections { try connection.send(request) }
-        try await Task.sleep(for: .milliseconds(150))
+        #expect(try await eventually { service.jobsInFlight == 2 }, "both jobs are stalled on the device")
         let clock = ContinuousClock()
         let stopped = clock.now
         kill(service.pid, SIGTERM)

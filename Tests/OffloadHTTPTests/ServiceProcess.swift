@@ -64,6 +64,15 @@ final class ServiceProcess: @unchecked Sendable {
 
     var pid: Int32 { process.pid }
 
+    /// Jobs submitted and not finished, as `GET /stats` says (-1 when it does not answer).
+    var jobsInFlight: Int {
+        guard let reply = try? get(port: port, "/stats"),
+            let stats = try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any],
+            let jobs = stats["jobs"] as? [String: Any], let inFlight = jobs["in_flight"] as? Int
+        else { return -1 }
+        return inFlight
+    }
+
     /// Open file descriptors of the service.
     var openFileDescriptors: Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1

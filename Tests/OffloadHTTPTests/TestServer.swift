@@ -156,3 +156,15 @@ func rawExchange(
     try connection.send(bytes)
     return closeAfterSending ? "" : connection.receiveAll()
 }
+
+/// Waits until `condition` holds, instead of sleeping for a time a loaded machine may not
+/// honour; false if it did not within `timeout`.
+func eventually(within timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while !condition() {
+        if clock.now >= deadline { return false }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return true
+}
