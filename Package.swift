@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "offloadsim", type: .dynamic, targets: ["OffloadSimModule"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
@@ -46,7 +47,11 @@ let package = Package(
         ),
         .target(
             name: "Engine",
-            dependencies: ["COpenSSL", "CLinux", "OffloadSim", "CCipherJob"]
+            dependencies: [
+                "COpenSSL", "CLinux", "OffloadSim", "CCipherJob",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
         ),
         // Job records that outlive a process and span replicas (SQLite or PostgreSQL).
         .target(

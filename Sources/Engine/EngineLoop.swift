@@ -1,4 +1,6 @@
+import DequeModule
 import Foundation
+import HeapModule
 import Synchronization
 
 /// The engine thread's own state, touched by that thread alone.
@@ -28,15 +30,14 @@ final class EngineLoop: @unchecked Sendable {
     /// The ciphers, fetched on the engine thread when it starts.
     private var ciphers: CipherSet?
 
-    /// Submissions not yet started, oldest first from `waitingHead`.
-    private var waiting: [EngineSubmission] = []
-    private var waitingHead = 0
+    /// Submissions not yet started, oldest first.
+    private var waiting = Deque<EngineSubmission>()
     /// Started jobs that have not finished, by token (detached ones included).
     private var jobs: [UInt64: AsyncJob] = [:]
     private var detachedJobs = 0
     private var nextToken: UInt64 = 0
     /// Job deadlines, earliest first; entries of finished jobs are skipped when they come up.
-    private var deadlines = DueQueue<(due: UInt64, token: UInt64)>(before: { $0.due < $1.due })
+    private var deadlines = Heap<JobDeadline>()
     /// Set when OpenSSL's pool had no job to give; cleared when one of ours finishes.
     private var poolExhausted = false
     /// Every wait context of this thread by id (the epoll token of its fds), and the idle ones.
@@ -149,7 +150,7 @@ final class EngineLoop: @unchecked Sendable {
             // Jobs finished this turn resumed their connections: answer them now.
             if answered, let guest { guest.run() }
             armDeviceTimer()
-            if stopping && jobs.count == detachedJobs && waitingHead == waiting.count
+            if stopping && jobs.count == detachedJobs && waiting.isEmpty
                 && (detachedJobs == 0 || readMonotonicClock() >= stopDeadline)
                 && !((guest?.isBusy ?? false) && readMonotonicClock() < stopDeadline &+ Self.answerGrace) { return }
         }
@@ -174,8 +175,8 @@ final class EngineLoop: @unchecked Sendable {
     /// Milliseconds until the next timer of the engine or its guest is due, or -1 for none.
     private func waitTimeout(now: UInt64, guest guestTimeout: Int?) -> Int32 {
         var next = UInt64.max
-        if let deadline = deadlines.first { next = min(next, deadline.due) }
-        if waitingHead < waiting.count { next = min(next, waiting[waitingHead].submittedAt + queueTimeout) }
+        if let deadline = deadlines.min { next = min(next, deadline.due) }
+        if let oldest = waiting.first { next = min(next, oldest.submittedAt + queueTimeout) }
         if !polledJobs.isEmpty { next = min(next, now + 1_000_000) }
         if let guestTimeout { next = min(next, now &+ UInt64(max(0, guestTimeout)) * 1_000_000) }
         if stopping {
@@ -188,8 +189,8 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     private func expireDeadlines(now: UInt64, owner: EngineThread) {
-        while let next = deadlines.first, next.due <= now {
-            _ = deadlines.removeFirst()
+        while let next = deadlines.min, next.due <= now {
+            _ = deadlines.removeMin()
             guard let job = jobs[next.token], !job.detached else { continue }
             // No cancel in OpenSSL: resume the job so that it ends itself as timed out.
             job.abort = EngineError(code: .jobTimeout, message: "The accelerator did not complete the job in time.")
@@ -201,32 +202,28 @@ final class EngineLoop: @unchecked Sendable {
     private func abortEverything(owner: EngineThread) {
         let error = EngineError(code: .shuttingDown, message: "The service shut down before the job completed.")
         let running = jobs.filter { !$0.value.detached }
-        diagnostics.abortedAtShutdown.add(running.count + waiting.count - waitingHead, ordering: .relaxed)
+        diagnostics.abortedAtShutdown.add(running.count + waiting.count, ordering: .relaxed)
         for (token, job) in running {
             job.abort = error
             resume(token, owner: owner)
         }
-        while waitingHead < waiting.count {
-            let submission = waiting[waitingHead]
-            waitingHead += 1
+        while let submission = waiting.popFirst() {
             finish(submission, job: nil, failure: error, owner: owner)
         }
     }
 
     /// Jobs that waited for a pool slot longer than the queue timeout are refused (503).
     private func expireWaiting(now: UInt64, owner: EngineThread) {
-        while waitingHead < waiting.count && waiting[waitingHead].submittedAt + queueTimeout <= now {
-            let submission = waiting[waitingHead]
-            waitingHead += 1
+        while let oldest = waiting.first, oldest.submittedAt + queueTimeout <= now {
+            let submission = waiting.removeFirst()
             finish(submission, job: nil, failure: EngineError(
                 code: .overloaded, message: "The engine had no free job slot in time; retry shortly."), owner: owner)
         }
     }
 
     private func startWaitingJobs(owner: EngineThread) {
-        while waitingHead < waiting.count && jobs.count < configuration.maxJobsPerThread && !poolExhausted {
-            let submission = waiting[waitingHead]
-            waitingHead += 1
+        while !waiting.isEmpty && jobs.count < configuration.maxJobsPerThread && !poolExhausted {
+            let submission = waiting.removeFirst()
             let cipher = ciphers?[submission.request.algorithm]
             guard cipher != nil || submission.request.algorithm.isSignature else {
                 finish(submission, job: nil, failure: EngineError(
@@ -258,17 +255,13 @@ final class EngineLoop: @unchecked Sendable {
                 job.waitContext.clearCallback()
             }
             jobs[token] = job
-            deadlines.insert((submission.submittedAt + jobTimeout, token))
+            deadlines.insert(JobDeadline(due: submission.submittedAt + jobTimeout, token: token))
             store.update(submission.id) { record in
                 record.status = .running
                 record.engine = index
                 record.startedAt = .now()
             }
             resume(token, owner: owner)
-        }
-        if waitingHead == waiting.count {
-            waiting.removeAll(keepingCapacity: true)
-            waitingHead = 0
         }
     }
 
@@ -347,8 +340,7 @@ final class EngineLoop: @unchecked Sendable {
             jobs[token] = nil
             poolExhausted = true
             recycle(job.waitContext)
-            waitingHead -= 1
-            waiting[waitingHead] = job.submission
+            waiting.prepend(job.submission)
         }
     }
 
@@ -403,4 +395,12 @@ final class EngineLoop: @unchecked Sendable {
         // the client is answered even if that invariant were ever broken.
         finishedThisTurn.append((submission.completion, record ?? JobRecord(lost: submission, error: failure)))
     }
+}
+
+/// When a started job times out, earliest first in the loop's heap.
+struct JobDeadline: Comparable {
+    let due: UInt64
+    let token: UInt64
+
+    static func < (lhs: JobDeadline, rhs: JobDeadline) -> Bool { (lhs.due, lhs.token) < (rhs.due, rhs.token) }
 }

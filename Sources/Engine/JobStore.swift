@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Synchronization
 
@@ -8,9 +9,8 @@ public final class JobStore: Sendable {
         var records: [UUID: JobRecord] = [:]
         /// Ids in creation order; ids of evicted jobs stay until the next compaction.
         var creationOrder: [UUID] = []
-        /// Ids of finished jobs in the order they finished, oldest at `finishedHead`.
-        var finishedOrder: [UUID] = []
-        var finishedHead = 0
+        /// Ids of finished jobs in the order they finished, oldest first.
+        var finishedOrder = Deque<UUID>()
         var counts = JobCounts()
         /// The counts of each owner's retained jobs (jobs without an owner are in `counts` only).
         var countsByOwner: [String: JobCounts] = [:]
@@ -166,21 +166,15 @@ public final class JobStore: Sendable {
     }
 
     private static func evictExcessFinished(_ state: inout State, keeping limit: Int, bytes byteLimit: Int) {
-        while state.finishedOrder.count - state.finishedHead > limit
-            || (state.outputBytes > byteLimit && state.finishedHead < state.finishedOrder.count) {
-            let evicted = state.finishedOrder[state.finishedHead]
-            state.finishedHead += 1
+        while state.finishedOrder.count > limit || (state.outputBytes > byteLimit && !state.finishedOrder.isEmpty) {
+            let evicted = state.finishedOrder.removeFirst()
             if let record = state.records.removeValue(forKey: evicted) {
                 state.count(record, by: -1)
                 state.outputBytes -= record.output?.count ?? 0
             }
         }
-        // Compact the order arrays once most of their entries are dead, so memory stays
+        // Compact the creation order once most of its entries are dead, so memory stays
         // proportional to what is retained.
-        if state.finishedHead > 1024 && state.finishedHead * 2 > state.finishedOrder.count {
-            state.finishedOrder.removeFirst(state.finishedHead)
-            state.finishedHead = 0
-        }
         if state.creationOrder.count > 2 * state.records.count + 1024 {
             state.creationOrder.removeAll { state.records[$0] == nil }
         }
