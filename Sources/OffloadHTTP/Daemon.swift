@@ -17,8 +17,8 @@ final class Daemon: Sendable {
     private let metrics: ServiceMetrics
     private let requestLog: RequestLog
     private let maxBodyBytes: Int
-    private let maxHeaderBytes: Int
-    private let accessTokens: AccessTokens?
+    /// The checks a head passes before its body is read (the API layer's, transport-free).
+    private let headAdmission: HeadAdmission
     /// Headers every answer carries.
     private let commonHeaders: [(name: String, value: String)]
     private let lifecycle = ServerLifecycle()
@@ -48,8 +48,9 @@ final class Daemon: Sendable {
             memory: memory, maxBodyBytes: configuration.maxBodyBytes, isLeaving: { lifecycle.current >= .leaving }, store: store,
             libmicrohttpdVersion: String(cString: MHD_get_version()))
         self.maxBodyBytes = configuration.maxBodyBytes
-        self.maxHeaderBytes = configuration.maxHeaderBytes
-        self.accessTokens = configuration.accessTokens
+        headAdmission = HeadAdmission(
+            maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes,
+            maxQueryArguments: Int(CMICROHTTPD_MAX_QUERY_ARGUMENTS), accessTokens: configuration.accessTokens)
         commonHeaders = configuration.replica.map { [("Offload-Replica", $0)] } ?? []
         deadlines = ConnectionDeadlines(timeoutSeconds: configuration.connectionTimeoutSeconds)
         admission = ConnectionAdmission(
@@ -222,7 +223,7 @@ final class Daemon: Sendable {
         if lifecycle.current >= .draining && exchange.request.method == "POST" {
             return queue(drainingResponse, for: exchange)
         }
-        switch router.route(exchange.request) {
+        switch router.route(exchange.request, to: exchange.route) {
         case .respond(let response):
             return queue(response, for: exchange)
         case .runJob(let request, let respondAsync):
@@ -303,56 +304,13 @@ final class Daemon: Sendable {
                     connection, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)))
             }
         }
-        if CMicroHTTPD_header_size(connection) > maxHeaderBytes {
-            // libmicrohttpd's pool holds more than the limit, so that this answer has room.
-            return queue(APIError(.headersTooLarge, "The request line and headers exceed \(maxHeaderBytes) bytes.").response, for: exchange)
-        }
-        let facts = headerFacts(connection)
-        if facts.lengths > 1 || (facts.lengths > 0 && facts.encodings > 0) {
-            // Two lengths, or a length and chunking: proxies in front may read the body
-            // differently from us (request smuggling), so such a request is refused.
-            return queue(APIError(.ambiguousFraming,
-                "The request has several Content-Length headers, or Content-Length with Transfer-Encoding."
-            ).response, for: exchange)
-        }
-        if let encoding = header("Transfer-Encoding", of: connection),
-            facts.encodings > 1 || encoding.trimmingCharacters(in: .whitespaces).lowercased() != "chunked"
-        {
-            // libmicrohttpd decodes only `chunked` alone; anything else it would read until
-            // the connection closes. RFC 9112, 6.1: a coding the server does not know is 501.
-            return queue(APIError(.unsupportedTransferEncoding, "Only Transfer-Encoding: chunked is supported; send the body as is or chunked."
-            ).response, for: exchange)
-        }
-        if queryRefused {
-            return queue(APIError(.tooManyQueryArguments,
-                "The query has more than \(CMICROHTTPD_MAX_QUERY_ARGUMENTS) arguments.").response, for: exchange)
-        }
-        if facts.authorizations > 1 {
-            // Which one counts would depend on who reads it (a proxy, or us): refuse both.
-            return queue(APIError(.ambiguousAuthorization, "The request has several Authorization headers; send one."
-            ).response, for: exchange)
-        }
-        if let accessTokens, exchange.route?.needsAuthorization ?? true {
-            let authorization = header("Authorization", of: connection)
-            exchange.request.principal = accessTokens.principal(for: authorization)
-            guard exchange.request.principal != nil else {
-                // Answered before the body is read, as for 413.
-                var challenge = #"Bearer realm="offload-http""#
-                if authorization != nil { challenge += #", error="invalid_token""# }
-                return queue(APIError(.unauthorized, authorization == nil
-                        ? "This route needs an Authorization: Bearer <token> header."
-                        : "The bearer token is not one this service accepts.",
-                    headers: [("WWW-Authenticate", challenge)]).response, for: exchange)
-            }
-            if exchange.request.principal?.role == .metrics && exchange.route != .metrics {
-                return queue(APIError(.forbidden, "This token may read /metrics only.").response, for: exchange)
-            }
+        do {
+            exchange.request.principal = try headAdmission.admit(
+                head(of: connection, declaredLength: declaredLength, queryRefused: queryRefused), to: exchange.route)
+        } catch {
+            return queue(error.response, for: exchange)
         }
         if let declared = declaredLength {
-            if declared > maxBodyBytes {
-                // Answered before the body is read; libmicrohttpd then closes the connection.
-                return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, for: exchange)
-            }
             guard reserveBody(declared, for: exchange) else {
                 // Bodies already being received hold all the memory they may: refused before
                 // this one is read, so slow bodies cannot add up without bound.
@@ -468,25 +426,25 @@ final class Daemon: Sendable {
 
     /// How many times the request names each header that must appear once at most (framing,
     /// RFC 9112 section 6.3, and credentials).
-    private func headerFacts(_ connection: OpaquePointer) -> HeaderFacts {
-        var facts = HeaderFacts()
-        withUnsafeMutablePointer(to: &facts) { pointer in
+    /// What the admission checks need of the head: header counts read in one pass, and values.
+    private func head(of connection: OpaquePointer, declaredLength: Int?, queryRefused: Bool) -> RequestHead {
+        var head = RequestHead()
+        withUnsafeMutablePointer(to: &head) { pointer in
             _ = MHD_get_connection_values(connection, .HEADER_KIND, { context, _, key, _ in
                 guard let context, let key else { return .YES }
-                let facts = context.assumingMemoryBound(to: HeaderFacts.self)
-                if strcasecmp(key, "Content-Length") == 0 { facts.pointee.lengths += 1 }
-                if strcasecmp(key, "Transfer-Encoding") == 0 { facts.pointee.encodings += 1 }
-                if strcasecmp(key, "Authorization") == 0 { facts.pointee.authorizations += 1 }
+                let head = context.assumingMemoryBound(to: RequestHead.self)
+                if strcasecmp(key, "Content-Length") == 0 { head.pointee.contentLengthHeaders += 1 }
+                if strcasecmp(key, "Transfer-Encoding") == 0 { head.pointee.transferEncodingHeaders += 1 }
+                if strcasecmp(key, "Authorization") == 0 { head.pointee.authorizationHeaders += 1 }
                 return .YES
             }, pointer)
         }
-        return facts
-    }
-
-    private struct HeaderFacts {
-        var lengths = 0
-        var encodings = 0
-        var authorizations = 0
+        head.headerBytes = Int(CMicroHTTPD_header_size(connection))
+        head.declaredLength = declaredLength
+        head.transferEncoding = header("Transfer-Encoding", of: connection)
+        head.queryRefused = queryRefused
+        head.authorization = header("Authorization", of: connection)
+        return head
     }
 
     private func queryArguments(of connection: OpaquePointer) -> [(name: String, value: String)] {

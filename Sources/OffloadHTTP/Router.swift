@@ -133,13 +133,15 @@ struct Router: Sendable {
         ]
     }
 
-    func route(_ request: HTTPRequest) -> RouteOutcome {
+    /// What `request` leads to; `route` is what its path names (looked up once, when its head
+    /// arrived: authorization and metrics needed it before).
+    func route(_ request: HTTPRequest, to route: Route?) -> RouteOutcome {
         do throws(APIError) {
             if request.path == "*" && request.method == "OPTIONS" {
                 // `OPTIONS *`: what the server as a whole answers.
                 return .respond(HTTPResponse(status: 204, headers: [("Allow", Route.allMethods)], body: []))
             }
-            guard let route = Route(path: request.path) else {
+            guard let route else {
                 throw APIError(.notFound, "No route \(request.path); GET /openapi.yaml lists the routes.")
             }
             guard route.methods.contains(request.method) else {
