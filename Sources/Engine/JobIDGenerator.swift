@@ -19,14 +19,20 @@ final class JobIDGenerator: Sendable {
                 }
                 pool = (fresh, 0)
             }
-            var bytes = pool.bytes[pool.next..<pool.next + 16].map { $0 }
-            // Used bytes are wiped so that a later reader of this memory learns nothing of past ids.
-            for index in pool.next..<pool.next + 16 { pool.bytes[index] = 0 }
+            var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            let next = pool.next
+            withUnsafeMutableBytes(of: &uuid) { target in
+                pool.bytes.withUnsafeMutableBufferPointer { source in
+                    let start = source.baseAddress! + next
+                    target.copyMemory(from: UnsafeRawBufferPointer(start: start, count: 16))
+                    // Used bytes are wiped so that a later reader of this memory learns nothing of past ids.
+                    start.update(repeating: 0, count: 16)
+                }
+            }
             pool.next += 16
-            bytes[6] = bytes[6] & 0x0f | 0x40
-            bytes[8] = bytes[8] & 0x3f | 0x80
-            return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+            uuid.6 = uuid.6 & 0x0f | 0x40
+            uuid.8 = uuid.8 & 0x3f | 0x80
+            return UUID(uuid: uuid)
         }
     }
 }
