@@ -112,8 +112,6 @@ final class Daemon: Sendable {
     /// The port the daemons listen on (the one picked when the configuration said 0).
     var port: Int { boundPort.load(ordering: .acquiring) }
 
-    var isDraining: Bool { lifecycle.current >= .draining }
-
     /// Says "not ready" on `/readyz` and closes each connection after its answer, while still
     /// serving everything: load balancers take the replica out before it stops accepting.
     func beginLeaving() {

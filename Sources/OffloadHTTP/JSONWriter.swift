@@ -58,14 +58,19 @@ struct JSONWriter {
     mutating func uuid(_ id: UUID) {
         beginValue()
         bytes.append(UInt8(ascii: "\""))
+        Self.appendUUID(id, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The canonical lowercase text of `id`, unquoted (for the request log too).
+    static func appendUUID(_ id: UUID, to bytes: inout [UInt8]) {
         withUnsafeBytes(of: id.uuid) { raw in
             for (index, byte) in raw.enumerated() {
                 if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
-                bytes.append(Self.hexDigits[Int(byte >> 4)])
-                bytes.append(Self.hexDigits[Int(byte & 0x0f)])
+                bytes.append(hexDigits[Int(byte >> 4)])
+                bytes.append(hexDigits[Int(byte & 0x0f)])
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     /// Nanoseconds as milliseconds with three decimals (microsecond resolution).
@@ -143,7 +148,12 @@ struct JSONWriter {
     }
 
     private mutating func appendDecimal(_ value: UInt) {
-        if value >= 10 { appendDecimal(value / 10) }
+        Self.appendDecimal(value, to: &bytes)
+    }
+
+    /// The decimal digits of `value` (for the request log too).
+    static func appendDecimal(_ value: UInt, to bytes: inout [UInt8]) {
+        if value >= 10 { appendDecimal(value / 10, to: &bytes) }
         bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 

@@ -175,7 +175,7 @@ final class RequestLog: Sendable {
     private func appendText(_ entry: Entry, time: inout TextTime, to line: inout [UInt8]) {
         line.append(contentsOf: time.formatted(wallNanoseconds: entry.wallNanoseconds))
         line.append(contentsOf: " info \(logger.label): client.address=".utf8)
-        line.append(contentsOf: Self.text(of: entry).utf8)
+        Self.appendAddress(of: entry, to: &line)
         line.append(contentsOf: " duration_ms=".utf8)
         appendMilliseconds(entry.duration, to: &line)
         line.append(contentsOf: " http.method=".utf8)
@@ -200,7 +200,7 @@ final class RequestLog: Sendable {
         }
         if let jobID = entry.jobID {
             line.append(contentsOf: " job.id=".utf8)
-            line.append(contentsOf: jobID.uuidString.lowercased().utf8)
+            JSONWriter.appendUUID(jobID, to: &line)
         }
         if let job = entry.job {
             if let keyName = job.keyName {
@@ -217,7 +217,9 @@ final class RequestLog: Sendable {
     private func appendJSON(_ entry: Entry, to line: inout [UInt8]) {
         var json = JSONWriter(capacity: 256)
         json.beginObject()
-        json.field("client.address", Self.text(of: entry))
+        var address: [UInt8] = []
+        Self.appendAddress(of: entry, to: &address)
+        json.field("client.address", String(decoding: address, as: UTF8.self))
         // Numbers as numbers, for collectors that sum and compare them.
         let (seconds, attoseconds) = entry.duration.components
         json.key("duration_ms")
@@ -230,7 +232,10 @@ final class RequestLog: Sendable {
             if let algorithm = job.algorithm { json.field("job.algorithm", algorithm.rawValue) }
             if let items = job.batchItems { json.field("job.batch_items", items) }
         }
-        if let jobID = entry.jobID { json.field("job.id", jobID.uuidString.lowercased()) }
+        if let jobID = entry.jobID {
+            json.key("job.id")
+            json.uuid(jobID)
+        }
         if let job = entry.job {
             if let keyName = job.keyName { json.field("job.key", keyName) }
             json.field("job.operation", job.operation.rawValue)
@@ -245,21 +250,27 @@ final class RequestLog: Sendable {
         line.append(UInt8(ascii: "\n"))
     }
 
-    /// The client's address as text (`192.0.2.1`, `2001:db8::1`), or `-` when unknown.
-    private static func text(of entry: Entry) -> String {
-        let family: Int32
+    /// The client's address as text (`192.0.2.1`, `2001:db8::1`), or `-` when unknown. IPv4
+    /// digits are written directly: `inet_ntop` formats them with `sprintf`, which cost more
+    /// than the rest of the line.
+    private static func appendAddress(of entry: Entry, to line: inout [UInt8]) {
         switch entry.clientAddressLength {
-        case 4: family = AF_INET
-        case 16: family = AF_INET6
-        default: return "-"
+        case 4:
+            for index in 0..<4 {
+                if index > 0 { line.append(UInt8(ascii: ".")) }
+                JSONWriter.appendDecimal(UInt(entry.clientAddress[index]), to: &line)
+            }
+        case 16:
+            var bytes = entry.clientAddress
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            let written = withUnsafeBytes(of: &bytes) { raw in
+                inet_ntop(AF_INET6, raw.baseAddress, &buffer, socklen_t(buffer.count))
+            }
+            guard written != nil else { return line.append(UInt8(ascii: "-")) }
+            line.append(contentsOf: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+        default:
+            line.append(UInt8(ascii: "-"))
         }
-        var bytes = entry.clientAddress
-        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        let written = withUnsafeBytes(of: &bytes) { raw in
-            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count))
-        }
-        guard written != nil else { return "-" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Milliseconds with three decimals, as `1.933`.

@@ -48,6 +48,12 @@ import Testing
         #expect(status == 0)
         let lines = log.split(separator: "\n").filter { $0.contains("request") && $0.contains("/encrypt") }
         #expect(lines.count == 3000, "every request has its line, written before the process exited")
+        // The text format names the client, the job and its operation, never the data.
+        #expect(lines.allSatisfy {
+            $0.contains("client.address=127.0.0.1 ") && $0.contains(" job.algorithm=xor-0xaa ")
+                && $0.contains(" job.operation=encrypt ") && !$0.contains("ASYNC-OK")
+        })
+        #expect(lines.allSatisfy { $0.contains(/\sjob\.id=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\s/) })
     }
 
     @Test func answersAfterShutdownBeginsCloseTheConnection() async throws {
