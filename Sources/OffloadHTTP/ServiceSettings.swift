@@ -43,7 +43,7 @@ public struct ServiceSettings: Sendable {
         try server.validate()
     }
 
-    /// The options on a command line, by name.
+    /// The options on a command line, by name; the last of an option given twice.
     private static func parse(_ arguments: [String]) throws -> [String: String] {
         let known = Set(ServiceOption.all.map(\.name))
         var given: [String: String] = [:]
@@ -66,9 +66,9 @@ public struct ServiceSettings: Sendable {
             guard known.contains(name) else {
                 throw ServerError("--\(name) is not an option; offload-http --help lists them.")
             }
-            guard given.updateValue(value, forKey: name) == nil else {
-                throw ServerError("--\(name) is given twice.")
-            }
+            // Given twice, the last one counts (as with most commands: a wrapper's default can
+            // be overridden by appending).
+            given[name] = value
             index += 1
         }
         return given

@@ -24,8 +24,9 @@ import Testing
 
     @Test func theCommandLineWinsOverTheEnvironment() throws {
         let environment = ["OFFLOAD_DEVICE_LATENCY": "7ms", "OFFLOAD_PORT": "9000", "OFFLOAD_LOG_FORMAT": "json"]
-        let settings = try ServiceSettings(arguments: ["--port", "9100", "--max-batch=10"], environment: environment)
-        #expect(settings.server.port == 9100)
+        let settings = try ServiceSettings(
+            arguments: ["--port", "9000", "--max-batch=10", "--port", "9100"], environment: environment)
+        #expect(settings.server.port == 9100, "given twice, the last counts")
         #expect(settings.server.engine.device.latency == .milliseconds(7))
         #expect(settings.server.maxBatchItems == 10)
         #expect(settings.server.logFormat == .json)
@@ -42,7 +43,6 @@ import Testing
         (["--connection-timeout", "1500ms"], "--connection-timeout: must be whole seconds"),
         (["--no-such-option", "1"], "--no-such-option is not an option"),
         (["--port"], "--port needs a value"),
-        (["--port", "1", "--port", "2"], "--port is given twice"),
         (["8080"], "'8080' is not an option"),
     ])
     func badValuesAreRefusedNamingTheOption(arguments: [String], says: String) {
