@@ -7,20 +7,28 @@ import Synchronization
 /// several servers in one process, as in the tests, stay apart). swift-prometheus's own API
 /// rather than swift-metrics' facade: only the former writes `# HELP` lines.
 final class ServiceMetrics: Sendable {
-    private enum Metric: Hashable {
-        case requests, requestDuration, jobs, jobDuration, deviceDuration
+    /// The label values of one request's series (its status as a number: the label's text is
+    /// made once, with the series).
+    private struct RequestSeries: Hashable {
+        let route: String
+        let method: String
+        let status: Int
     }
 
-    /// A metric and its label values: the key of a handle made once.
-    private struct HandleKey: Hashable {
-        let metric: Metric
-        let values: [String]
+    /// The label values of one finished job's series.
+    private struct JobSeries: Hashable {
+        let provider: String
+        let algorithm: Algorithm
+        let operation: JobOperation
+        let status: JobStatus
+        let error: EngineError.Code?
     }
 
     private let registry = PrometheusCollectorRegistry()
-    /// Handles already made: making one takes the registry's lock and builds its name.
-    private let counters = Mutex<[HandleKey: Counter]>([:])
-    private let histograms = Mutex<[HandleKey: DurationHistogram]>([:])
+    /// Handles already made, found per request with one lock and one hash: making one takes
+    /// the registry's lock and builds its name and labels.
+    private let requestHandles = Mutex<[RequestSeries: (count: Counter, duration: DurationHistogram)]>([:])
+    private let jobHandles = Mutex<[JobSeries: (count: Counter, duration: DurationHistogram, device: DurationHistogram)]>([:])
     private let jobsInFlight: Gauge
     private let jobsQueued: Gauge
     private let deviceRing: Gauge
@@ -85,44 +93,50 @@ final class ServiceMetrics: Sendable {
     /// template or `unmatched`, never the path.
     func requestAnswered(route: String, method rawMethod: String, status: Int, duration: Duration) {
         let method = Self.knownMethods.contains(rawMethod) ? rawMethod : "other"
-        let status = String(status)
-        Self.handle(HandleKey(metric: .requests, values: [route, method, status]), in: counters) {
-            registry.makeCounter(
+        let handles = Self.handles(for: RequestSeries(route: route, method: method, status: status), in: requestHandles) {
+            series in
+            (registry.makeCounter(
                 descriptor: Self.named("offload_http_requests_total", "HTTP requests answered, by route, method and status."),
-                labels: [("route", route), ("method", method), ("status", status)])
-        }.increment()
-        histogram(
-            .requestDuration, "offload_http_request_duration_seconds",
-            "From a request's headers to its answer, by route (a synchronous job's device time included).",
-            label: ("route", route)
-        ).record(duration)
+                labels: [("route", series.route), ("method", series.method), ("status", String(series.status))]),
+             durationHistogram(
+                "offload_http_request_duration_seconds",
+                "From a request's headers to its answer, by route (a synchronous job's device time included).",
+                label: ("route", series.route)))
+        }
+        handles.count.increment()
+        handles.duration.record(duration)
     }
 
     /// One job finished: counted by provider, algorithm, operation and final status, with its durations.
     func jobFinished(_ record: JobRecord) {
-        let algorithm = record.algorithm.rawValue
-        let values = [
-            record.provider, algorithm, record.operation.rawValue, record.status.rawValue, record.error?.code.rawValue ?? "none",
-        ]
-        Self.handle(HandleKey(metric: .jobs, values: values), in: counters) {
-            registry.makeCounter(
-                descriptor: Self.named(
-                    "offload_jobs_total",
-                    "Jobs finished, by provider, algorithm, operation, status and error code (none when completed)."),
-                labels: Array(zip(["provider", "algorithm", "operation", "status", "error"], values)))
-        }.increment()
+        let series = JobSeries(
+            provider: record.provider, algorithm: record.algorithm, operation: record.operation, status: record.status,
+            error: record.error?.code)
+        let handles = Self.handles(for: series, in: jobHandles) { series in
+            let algorithm = series.algorithm.rawValue
+            let values = [
+                series.provider, algorithm, series.operation.rawValue, series.status.rawValue, series.error?.rawValue ?? "none",
+            ]
+            return (
+                registry.makeCounter(
+                    descriptor: Self.named(
+                        "offload_jobs_total",
+                        "Jobs finished, by provider, algorithm, operation, status and error code (none when completed)."),
+                    labels: Array(zip(["provider", "algorithm", "operation", "status", "error"], values))),
+                durationHistogram(
+                    "offload_job_duration_seconds", "From a job's submission to its end, by algorithm.",
+                    label: ("algorithm", algorithm)),
+                durationHistogram(
+                    "offload_device_duration_seconds",
+                    "From an operation's submission to the device to its completion, by algorithm.",
+                    label: ("algorithm", algorithm)))
+        }
+        handles.count.increment()
         if let completed = record.completedAt {
-            histogram(
-                .jobDuration, "offload_job_duration_seconds", "From a job's submission to its end, by algorithm.",
-                label: ("algorithm", algorithm)
-            ).recordNanoseconds(Int64(record.createdAt.nanoseconds(until: completed)))
+            handles.duration.recordNanoseconds(Int64(record.createdAt.nanoseconds(until: completed)))
         }
         if let device = record.deviceNanoseconds {
-            histogram(
-                .deviceDuration, "offload_device_duration_seconds",
-                "From an operation's submission to the device to its completion, by algorithm.",
-                label: ("algorithm", algorithm)
-            ).recordNanoseconds(Int64(device))
+            handles.device.recordNanoseconds(Int64(device))
         }
     }
 
@@ -167,23 +181,21 @@ final class ServiceMetrics: Sendable {
         return registry.emitToBuffer()
     }
 
-    private func histogram(
-        _ metric: Metric, _ name: String, _ help: String, label: (name: String, value: String)
-    ) -> DurationHistogram {
-        Self.handle(HandleKey(metric: metric, values: [label.value]), in: histograms) {
-            registry.makeDurationHistogram(
-                descriptor: Self.named(name, help), labels: [(label.name, label.value)], buckets: Self.durationBuckets)
-        }
+    /// The registry returns the histogram a name and label already have, so series that share
+    /// a label share it.
+    private func durationHistogram(_ name: String, _ help: String, label: (name: String, value: String)) -> DurationHistogram {
+        registry.makeDurationHistogram(
+            descriptor: Self.named(name, help), labels: [(label.name, label.value)], buckets: Self.durationBuckets)
     }
 
-    /// The handle for `key`, made once.
-    private static func handle<Handle>(
-        _ key: HandleKey, in cache: borrowing Mutex<[HandleKey: Handle]>, make: () -> Handle
-    ) -> Handle {
+    /// The handles of `series`, made once.
+    private static func handles<Series: Hashable & Sendable, Handles: Sendable>(
+        for series: Series, in cache: borrowing Mutex<[Series: Handles]>, make: (Series) -> Handles
+    ) -> Handles {
         cache.withLock { cache in
-            if let existing = cache[key] { return existing }
-            let made = make()
-            cache[key] = made
+            if let existing = cache[series] { return existing }
+            let made = make(series)
+            cache[series] = made
             return made
         }
     }
