@@ -426,22 +426,27 @@ final class Daemon: Sendable {
     /// RFC 9112 section 6.3, and credentials).
     /// What the admission checks need of the head: header counts read in one pass, and values.
     private func head(of connection: OpaquePointer, declaredLength: Int?, queryRefused: Bool) -> RequestHead {
-        var head = RequestHead()
+        var head = RequestHead(
+            headerBytes: Int(CMicroHTTPD_header_size(connection)), declaredLength: declaredLength,
+            queryRefused: queryRefused)
+        // One pass over the headers, which also keeps the first value of the two the checks read
+        // (no lookup, and no string, for a request that has neither).
         withUnsafeMutablePointer(to: &head) { pointer in
-            _ = MHD_get_connection_values(connection, .HEADER_KIND, { context, _, key, _ in
+            _ = MHD_get_connection_values(connection, .HEADER_KIND, { context, _, key, value in
                 guard let context, let key else { return .YES }
                 let head = context.assumingMemoryBound(to: RequestHead.self)
-                if strcasecmp(key, "Content-Length") == 0 { head.pointee.contentLengthHeaders += 1 }
-                if strcasecmp(key, "Transfer-Encoding") == 0 { head.pointee.transferEncodingHeaders += 1 }
-                if strcasecmp(key, "Authorization") == 0 { head.pointee.authorizationHeaders += 1 }
+                if strcasecmp(key, "Content-Length") == 0 {
+                    head.pointee.contentLengthHeaders += 1
+                } else if strcasecmp(key, "Transfer-Encoding") == 0 {
+                    head.pointee.transferEncodingHeaders += 1
+                    if head.pointee.transferEncoding == nil { head.pointee.transferEncoding = value.map { String(cString: $0) } ?? "" }
+                } else if strcasecmp(key, "Authorization") == 0 {
+                    head.pointee.authorizationHeaders += 1
+                    if head.pointee.authorization == nil { head.pointee.authorization = value.map { String(cString: $0) } ?? "" }
+                }
                 return .YES
             }, pointer)
         }
-        head.headerBytes = Int(CMicroHTTPD_header_size(connection))
-        head.declaredLength = declaredLength
-        head.transferEncoding = header("Transfer-Encoding", of: connection)
-        head.queryRefused = queryRefused
-        head.authorization = header("Authorization", of: connection)
         return head
     }
 

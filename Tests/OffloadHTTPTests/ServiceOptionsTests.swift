@@ -51,6 +51,29 @@ import Testing
         })
     }
 
+    /// The table states each default once more, as text for people: it must be the default
+    /// the settings really have. Every default written as one value (`2ms`, `fd`, ...) is
+    /// applied through its own option and must change nothing.
+    @Test func theDefaultsTheTableStatesAreTheRealOnes() throws {
+        let defaults = try ServiceSettings(arguments: [], environment: [:])
+        var checked = 0
+        for option in ServiceOption.all {
+            guard let value = option.defaultText.wholeMatch(of: /`([^`]+)`/)?.1 else { continue }
+            var applied = defaults
+            try option.apply(String(value), &applied)
+            #expect(String(reflecting: applied) == String(reflecting: defaults), "\(option.flag)'s stated default \(value)")
+            checked += 1
+        }
+        #expect(checked >= 25)
+    }
+
+    @Test func aStorePasswordFileWithoutAPostgresStoreIsRefused() throws {
+        var settings = try ServiceSettings(arguments: ["--store-password-file", "/nonexistent"], environment: [:])
+        #expect(performing: { try settings.readFiles() }, throws: { error in
+            (error as? ServerError)?.description.contains("goes with a postgres:// store only") == true
+        })
+    }
+
     @Test func aBadVariableIsNamedToo() {
         #expect(performing: { try ServiceSettings(arguments: [], environment: ["OFFLOAD_NOTIFY": "smoke"]) }, throws: { error in
             (error as? ServerError)?.description == "OFFLOAD_NOTIFY: must be fd or callback"
