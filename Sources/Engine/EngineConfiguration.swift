@@ -32,7 +32,7 @@ public struct EngineConfiguration: Sendable {
                 queueTimeout: Duration = .seconds(1),
                 jobTimeout: Duration = .seconds(30),
                 provider: String = "offloadsim",
-                notification: NotificationMode = .fd,
+                notification: NotificationMode = .callback,
                 device: DeviceConfiguration = DeviceConfiguration(),
                 retainedFinishedJobs: Int = 10_000,
                 retainedOutputBytes: Int = 256 << 20,

@@ -44,6 +44,9 @@ final class EngineLoop: @unchecked Sendable {
     private var waitContexts: [UInt64: WaitContext] = [:]
     private var idleWaitContexts: [WaitContext] = []
     private var nextWaitContextID: UInt64 = 0
+    /// Wait contexts whose jobs the device completed while polled on this thread (callback
+    /// mode), resumed in the same turn.
+    private var readyHere: [UInt64] = []
     /// Paused jobs whose wait fd epoll refused; resumed on every turn (rare, never lost).
     private var polledJobs: Set<UInt64> = []
     private var stopping = false
@@ -62,6 +65,7 @@ final class EngineLoop: @unchecked Sendable {
     /// Finished jobs whose completions run together at the end of a turn of the loop, so that
     /// their clients are woken in one burst rather than one wake-up each.
     private var finishedThisTurn: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
+    private var delivering: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
 
     init(index: Int, configuration: EngineConfiguration, store: JobStore, provider: CryptoProvider,
          device: SimulatedAccelerator?, diagnostics: EngineDiagnostics) throws {
@@ -86,6 +90,43 @@ final class EngineLoop: @unchecked Sendable {
     func acceptLocally(_ submission: EngineSubmission) {
         confinement.check()
         waiting.append(submission)
+    }
+
+    /// The device completed the operation of the job using wait context `context`: its callback,
+    /// on this thread.
+    func resumeLocally(waitContext context: UInt64) {
+        confinement.check()
+        readyHere.append(context)
+    }
+
+    /// Run to completion, from the guest's request handler: starts what it submitted, polls the
+    /// device, and resumes and finishes the jobs the device completed at once (their answers
+    /// are ready before the handler returns, so it need not suspend its request).
+    func runLocalSubmissions(owner: EngineThread) {
+        confinement.check()
+        startWaitingJobs(owner: owner)
+        if let deviceQueue, deviceQueue.poll(now: readMonotonicClock()) > 0 { resumeReadyHere(owner: owner) }
+        deliverFinished()
+    }
+
+    private func resumeReadyHere(owner: EngineThread) {
+        var next = 0
+        while next < readyHere.count {
+            resumeJob(calledBackFor: readyHere[next], owner: owner)
+            next += 1
+        }
+        readyHere.removeAll(keepingCapacity: true)
+    }
+
+    /// Runs the completions of the jobs finished since the last call; says whether there were any.
+    @discardableResult
+    private func deliverFinished() -> Bool {
+        guard !finishedThisTurn.isEmpty else { return false }
+        // Swapped out first: a completion that finished more jobs would add to a fresh list.
+        swap(&finishedThisTurn, &delivering)
+        for job in delivering { job.completion(job.record) }
+        delivering.removeAll(keepingCapacity: true)
+        return true
     }
 
     func run(owner: EngineThread) {
@@ -116,7 +157,7 @@ final class EngineLoop: @unchecked Sendable {
                     if let attached { attach(attached) }
                     waiting.append(contentsOf: arrived)
                     arrived.removeAll(keepingCapacity: true)
-                    for token in ready { resume(token, owner: owner) }
+                    for context in ready { resumeJob(calledBackFor: context, owner: owner) }
                     ready.removeAll(keepingCapacity: true)
                     for task in tasks { task() }
                     tasks.removeAll(keepingCapacity: true)
@@ -138,15 +179,16 @@ final class EngineLoop: @unchecked Sendable {
             }
             // The engine pumps the device: completions due now notify their jobs (an eventfd
             // write, or the callback that queues them), which this loop resumes next.
-            if let deviceQueue, deviceQueue.poll(now: now) > 0 { now = readMonotonicClock() }
+            if let deviceQueue, deviceQueue.poll(now: now) > 0 {
+                resumeReadyHere(owner: owner)
+                now = readMonotonicClock()
+            }
             if stopping && now >= stopDeadline { abortEverything(owner: owner) }
             expireDeadlines(now: now, owner: owner)
             for token in polledJobs { resume(token, owner: owner) }
             expireWaiting(now: now, owner: owner)
             startWaitingJobs(owner: owner)
-            let answered = !finishedThisTurn.isEmpty
-            for finished in finishedThisTurn { finished.completion(finished.record) }
-            finishedThisTurn.removeAll(keepingCapacity: true)
+            let answered = deliverFinished()
             // Jobs finished this turn resumed their connections: answer them now.
             if answered, let guest { guest.run() }
             armDeviceTimer()
@@ -234,7 +276,7 @@ final class EngineLoop: @unchecked Sendable {
             }
             let job: AsyncJob
             do {
-                let waitContext = try takeWaitContext()
+                let waitContext = try takeWaitContext(owner: owner)
                 do {
                     job = try AsyncJob(
                         submission: submission, cipher: cipher, waitContext: waitContext, diagnostics: diagnostics)
@@ -249,11 +291,6 @@ final class EngineLoop: @unchecked Sendable {
             let token = nextToken
             nextToken &+= 1
             job.waitContext.jobToken = token
-            if configuration.notification == .callback {
-                job.waitContext.setCallback(ResumeTicket(token: token, thread: owner))
-            } else {
-                job.waitContext.clearCallback()
-            }
             jobs[token] = job
             deadlines.insert(JobDeadline(due: submission.submittedAt + jobTimeout, token: token))
             store.update(submission.id) { record in
@@ -265,7 +302,7 @@ final class EngineLoop: @unchecked Sendable {
         }
     }
 
-    private func takeWaitContext() throws -> WaitContext {
+    private func takeWaitContext(owner: EngineThread) throws -> WaitContext {
         if let idle = idleWaitContexts.popLast() {
             if !idle.fdsWatched {
                 for fd in idle.allFDs() { try? epoll.add(fd, token: idle.id) }
@@ -275,6 +312,10 @@ final class EngineLoop: @unchecked Sendable {
         }
         let context = try WaitContext(id: nextWaitContextID)
         nextWaitContextID &+= 1
+        if configuration.notification == .callback {
+            // Set once for the context's life: the ticket names the context, whose job changes.
+            context.setCallback(ResumeTicket(waitContext: context.id, thread: owner))
+        }
         waitContexts[context.id] = context
         return context
     }
@@ -289,6 +330,13 @@ final class EngineLoop: @unchecked Sendable {
             if context.fdsWatched { for fd in context.allFDs() { epoll.remove(fd) } }
             waitContexts[context.id] = nil
         }
+    }
+
+    /// The device called back for a wait context: resume its job (a callback for a context
+    /// with no job, which no operation in flight should make, is ignored).
+    private func resumeJob(calledBackFor id: UInt64, owner: EngineThread) {
+        guard let token = waitContexts[id]?.jobToken else { return }
+        resume(token, owner: owner)
     }
 
     /// A wait context's fd became readable: resume the job using the context. A context with

@@ -9,19 +9,19 @@ struct EngineSubmission: Sendable {
     let completion: @Sendable (JobRecord) -> Void
 }
 
-/// Lets the provider (in callback mode) ask an engine thread to resume one of its jobs. Its
-/// wait context keeps it, so it stays valid after the job has ended: a late completion then
-/// names a job the engine no longer has.
+/// Lets the provider (in callback mode) ask an engine thread to resume the job using a wait
+/// context. Made once per wait context and kept by it, for job after job: it names the
+/// context, and the engine resumes whichever job uses the context then (none: ignored).
 final class ResumeTicket: Sendable {
-    let token: UInt64
+    let waitContext: UInt64
     private let thread: EngineThread
 
-    init(token: UInt64, thread: EngineThread) {
-        self.token = token
+    init(waitContext: UInt64, thread: EngineThread) {
+        self.waitContext = waitContext
         self.thread = thread
     }
 
-    func fire() { thread.resumeLater(token) }
+    func fire() { thread.resumeSoon(waitContext: waitContext) }
 }
 
 /// One engine thread: it owns an OpenSSL ASYNC job pool and an epoll set, starts and resumes
@@ -31,7 +31,7 @@ final class ResumeTicket: Sendable {
 final class EngineThread: Sendable {
     private struct Inbox {
         var submissions: [EngineSubmission] = []
-        /// Jobs the device asked to resume (callback mode).
+        /// Wait contexts whose jobs the device asked to resume (callback mode).
         var ready: [UInt64] = []
         var stopping = false
         /// Monotonic time by which shutdown must be over; jobs still running then are failed.
@@ -132,12 +132,30 @@ final class EngineThread: Sendable {
     /// Asks the thread to resume a job. Any thread (whichever polls the device, in callback
     /// mode). One wake-up
     /// serves every request queued before the engine drains them.
-    func resumeLater(_ token: UInt64) {
+    func resumeLater(waitContext: UInt64) {
         let wasEmpty = inbox.withLock { inbox in
-            defer { inbox.ready.append(token) }
+            defer { inbox.ready.append(waitContext) }
             return inbox.isEmpty
         }
         if wasEmpty { wakeUp.signal() }
+    }
+
+    /// Starts the jobs this loop's guest just submitted, from the guest's handler on the loop's
+    /// thread, and finishes at once those the device completes at once.
+    func runLocalSubmissions() {
+        precondition(UInt(pthread_self()) == loopThreadID.load(ordering: .acquiring),
+                     "local submissions run on the loop's own thread")
+        loop.runLocalSubmissions(owner: self)
+    }
+
+    /// Asks for a job to be resumed: on the loop's own thread (the device polled there) the loop
+    /// takes it directly, with no lock and no wake-up; from elsewhere through the inbox.
+    func resumeSoon(waitContext: UInt64) {
+        if UInt(pthread_self()) == loopThreadID.load(ordering: .relaxed) {
+            loop.resumeLocally(waitContext: waitContext)
+        } else {
+            resumeLater(waitContext: waitContext)
+        }
     }
 
     /// Refuses new jobs from now on; the thread ends once every submitted job has finished.

@@ -54,16 +54,12 @@ final class WaitContext {
         return fds
     }
 
-    /// Callback mode: the provider calls `ticket` through OpenSSL's wait-context callback.
+    /// Callback mode, set once for the context's life: the provider calls `ticket` through
+    /// OpenSSL's wait-context callback. A context without one is in fd mode (the provider
+    /// registers an fd).
     func setCallback(_ ticket: ResumeTicket) {
         self.ticket = ticket
         _ = ASYNC_WAIT_CTX_set_callback(handle, resumeTicketCallback, Unmanaged.passUnretained(ticket).toOpaque())
-    }
-
-    /// Fd mode: no callback, so the provider registers an fd.
-    func clearCallback() {
-        ticket = nil
-        _ = ASYNC_WAIT_CTX_set_callback(handle, nil, nil)
     }
 
     /// Asks the built-in provider to fail the operation this context's job waits for when the

@@ -85,9 +85,10 @@ final class ConnectionDeadlines: @unchecked Sendable {
 
     private func setPhase(_ id: UInt, _ phase: Phase) {
         state.withLock { state in
-            guard let entry = state.entries[id] else { return }
-            if case .cutOff = entry.phase { return }
-            state.entries[id]?.phase = phase
+            // One lookup, the entry changed in place.
+            guard let index = state.entries.index(forKey: id) else { return }
+            if case .cutOff = state.entries.values[index].phase { return }
+            state.entries.values[index].phase = phase
         }
     }
 
@@ -112,5 +113,9 @@ final class ConnectionDeadlines: @unchecked Sendable {
         if cut > 0 { cutOffCount.add(cut, ordering: .relaxed) }
     }
 
-    private static func now() -> UInt64 { Timestamp.now().monotonicNanoseconds }
+    private static func now() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
 }

@@ -189,15 +189,17 @@ final class Daemon: Sendable {
         context.pointee = nil
     }
 
+    /// `url` and `method` are read (made strings) once, when the request begins; later calls
+    /// (body chunks, the end, a resume) find them in the exchange.
     fileprivate func handle(
-        connection: OpaquePointer, url: String, method: String,
+        connection: OpaquePointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
         uploadData: UnsafePointer<CChar>?, uploadDataSize: UnsafeMutablePointer<Int>,
         context: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
         guard let existing = context.pointee, existing != Self.queryRefusedMark else {
             return begin(
-                connection: connection, url: url, method: method, queryRefused: context.pointee != nil,
-                context: context)
+                connection: connection, url: text(url), method: text(method),
+                queryRefused: context.pointee != nil, context: context)
         }
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeUnretainedValue()
         if uploadDataSize.pointee > 0 {
@@ -229,31 +231,40 @@ final class Daemon: Sendable {
                 exchange.jobFacts = RequestLog.JobFacts(
                     operation: request.operation, algorithm: request.algorithm, keyName: request.key?.name, batchItems: nil)
             }
-            // Suspend first, then submit: a job may finish, and resume the connection, at once.
-            MHD_suspend_connection(connection)
             exchange.jobID = runner.run(
                 request, respondAsync: respondAsync, binary: exchange.request.prefersBinary,
                 onLoop: exchange.daemon.index
             ) { response in exchange.finish(with: response) }
-            return .YES
+            return answerOrSuspend(exchange)
         case .runBatch(let items):
             if requestLog.isEnabled, let first = items.lazy.compactMap({ try? $0.get() }).first {
                 // One route, one operation: the batch's is its first valid item's.
                 exchange.jobFacts = RequestLog.JobFacts(
                     operation: first.operation, algorithm: nil, keyName: nil, batchItems: items.count)
             }
-            MHD_suspend_connection(connection)
             runner.runBatch(items, onLoop: exchange.daemon.index) { response in exchange.finish(with: response) }
-            return .YES
+            return answerOrSuspend(exchange)
         case .later(let work):
-            // Answered from another thread: suspended until then, finished on this loop.
-            MHD_suspend_connection(connection)
+            // Answered from another thread, finished on this loop.
             let engine = engine
             work { response in
                 engine.perform(onLoop: exchange.daemon.index) { exchange.finish(with: response) }
             }
-            return .YES
+            return answerOrSuspend(exchange)
         }
+    }
+
+    /// Run to completion: the jobs the request just submitted start now, in its handler, and
+    /// those the device completes at once finish here; a request whose answer is then ready is
+    /// answered without being suspended (no hand-over to a later turn of the loop). Otherwise
+    /// the connection waits, suspended, until the answer's `finish` resumes it.
+    private func answerOrSuspend(_ exchange: Exchange) -> MHD_Result {
+        engine.runSubmitted(onLoop: exchange.daemon.index)
+        if let response = exchange.takeFinishedResponse() {
+            return queue(response, for: exchange)
+        }
+        exchange.suspend()
+        return .YES
     }
 
     /// Takes `bytes` of the memory budget for the request's body, or says there is no room.
@@ -377,9 +388,8 @@ final class Daemon: Sendable {
             duration: ContinuousClock.now - exchange.startedAt)
         guard let created = Self.makeResponse(body: response.body) else { return .NO }
         defer { MHD_destroy_response(created) }
-        for (name, value) in response.headers + commonHeaders {
-            _ = MHD_add_response_header(created, name, value)
-        }
+        for (name, value) in response.headers { _ = MHD_add_response_header(created, name, value) }
+        for (name, value) in commonHeaders { _ = MHD_add_response_header(created, name, value) }
         if lifecycle.current >= .leaving && !response.headers.contains(where: { $0.name == "Connection" }) {
             // The replica is leaving: a keep-alive client reconnects, through its load balancer,
             // to a replica that stays.
@@ -419,7 +429,7 @@ final class Daemon: Sendable {
     }
 
     private func header(_ name: String, of connection: OpaquePointer) -> String? {
-        MHD_lookup_connection_value(connection, .HEADER_KIND, name).map { String(cString: $0) }
+        MHD_lookup_connection_value(connection, .HEADER_KIND, name).map(text)
     }
 
     /// How many times the request names each header that must appear once at most (framing,
@@ -439,10 +449,10 @@ final class Daemon: Sendable {
                     head.pointee.contentLengthHeaders += 1
                 } else if strcasecmp(key, "Transfer-Encoding") == 0 {
                     head.pointee.transferEncodingHeaders += 1
-                    if head.pointee.transferEncoding == nil { head.pointee.transferEncoding = value.map { String(cString: $0) } ?? "" }
+                    if head.pointee.transferEncoding == nil { head.pointee.transferEncoding = value.map(text) ?? "" }
                 } else if strcasecmp(key, "Authorization") == 0 {
                     head.pointee.authorizationHeaders += 1
-                    if head.pointee.authorization == nil { head.pointee.authorization = value.map { String(cString: $0) } ?? "" }
+                    if head.pointee.authorization == nil { head.pointee.authorization = value.map(text) ?? "" }
                 }
                 return .YES
             }, pointer)
@@ -456,11 +466,20 @@ final class Daemon: Sendable {
             _ = MHD_get_connection_values(connection, .GET_ARGUMENT_KIND, { context, _, key, value in
                 guard let context, let key else { return .YES }
                 let arguments = context.assumingMemoryBound(to: [(name: String, value: String)].self)
-                arguments.pointee.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+                arguments.pointee.append((text(key), value.map(text) ?? ""))
                 return .YES
             }, pointer)
         }
         return arguments
+    }
+}
+
+/// A C string from libmicrohttpd as a string (invalid UTF-8 repaired, as `String(cString:)`
+/// does), decoded straight from its bytes: `String(cString:)` copied them to an array first.
+private func text(_ pointer: UnsafePointer<CChar>) -> String {
+    let count = strlen(pointer)
+    return pointer.withMemoryRebound(to: UInt8.self, capacity: count) { bytes in
+        String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 }
 
@@ -487,7 +506,7 @@ private func daemonAccessHandler(
     }
     let daemon = Unmanaged<Daemon>.fromOpaque(context).takeUnretainedValue()
     return daemon.handle(
-        connection: connection, url: String(cString: url), method: String(cString: method),
+        connection: connection, url: url, method: method,
         uploadData: uploadData, uploadDataSize: uploadDataSize, context: requestContext)
 }
 

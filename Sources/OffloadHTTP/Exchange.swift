@@ -46,13 +46,27 @@ final class Exchange: @unchecked Sendable {
         self.confinement = confinement
     }
 
-    /// Stores the answer of a suspended request and resumes its connection; its loop's daemon
+    /// Whether the connection waits, suspended, for `finish`.
+    private var isSuspended = false
+
+    /// Stores the request's answer; a suspended connection is resumed, and its loop's daemon
     /// then runs at once. Called on the loop's thread (by the job's completion, or by the
-    /// handler itself when the request was refused).
+    /// handler itself when the request was refused or its job finished at once).
     func finish(with response: HTTPResponse) {
         confinement.check()
         finishedResponse.withLock { $0 = response }
-        daemon.resume(connection)
+        if isSuspended {
+            isSuspended = false
+            daemon.resume(connection)
+        }
+    }
+
+    /// Suspends the connection until `finish` gives the answer: from the request's handler,
+    /// when its job has not finished by the time the handler returns.
+    func suspend() {
+        confinement.check()
+        isSuspended = true
+        daemon.suspend(connection)
     }
 
     func takeFinishedResponse() -> HTTPResponse? {

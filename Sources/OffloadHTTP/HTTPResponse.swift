@@ -8,6 +8,11 @@ struct HTTPResponse: Sendable {
     static let jsonContentType = "application/json"
 
     static func json(_ status: Int, _ body: [UInt8], headers: [(name: String, value: String)] = []) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", jsonContentType)] + headers, body: body)
+        var all: [(name: String, value: String)] = []
+        // Room for one more: job answers add Vary.
+        all.reserveCapacity(headers.count + 2)
+        all.append(("Content-Type", jsonContentType))
+        all += headers
+        return HTTPResponse(status: status, headers: all, body: body)
     }
 }

@@ -1,30 +1,45 @@
 import Foundation
 
 /// Writes JSON straight into bytes. Responses are built on the request path, where
-/// Foundation's encoders would cost more than the rest of the request.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
-    /// Whether the container being written already has an element (so the next needs a comma).
-    private var containerHasElement: [Bool] = []
+/// Foundation's encoders would cost more than the rest of the request; the bytes go into a
+/// buffer of its own through a pointer (an array's `append` checks uniqueness and capacity,
+/// and is not inlined, for every byte or piece), and become an array once, in `bytes`.
+///
+/// Noncopyable: it owns its buffer, which a copy would share.
+struct JSONWriter: ~Copyable {
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
+    /// Whether each open container already has an element (so the next needs a comma): bit n
+    /// for the container at depth n. The API's documents nest a few levels deep.
+    private var containerHasElement: UInt64 = 0
+    private var depth = 0
     private var afterKey = false
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let hexDigits: StaticString = "0123456789abcdef"
 
     init(capacity: Int = 512) {
-        bytes.reserveCapacity(capacity)
-        containerHasElement.reserveCapacity(4)
+        self.capacity = max(capacity, 64)
+        storage = .allocate(capacity: self.capacity)
     }
 
-    mutating func beginObject() { beginValue(); bytes.append(UInt8(ascii: "{")); containerHasElement.append(false) }
-    mutating func endObject() { containerHasElement.removeLast(); bytes.append(UInt8(ascii: "}")) }
-    mutating func beginArray() { beginValue(); bytes.append(UInt8(ascii: "[")); containerHasElement.append(false) }
-    mutating func endArray() { containerHasElement.removeLast(); bytes.append(UInt8(ascii: "]")) }
+    deinit { storage.deallocate() }
+
+    /// What has been written.
+    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+
+    mutating func beginObject() { beginValue(); byte(UInt8(ascii: "{")); open() }
+    mutating func endObject() { depth -= 1; byte(UInt8(ascii: "}")) }
+    mutating func beginArray() { beginValue(); byte(UInt8(ascii: "[")); open() }
+    mutating func endArray() { depth -= 1; byte(UInt8(ascii: "]")) }
 
     /// A key the code spells out: plain ASCII that needs no escaping.
     mutating func key(_ name: StaticString) {
         beginValue()
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        let text = room(name.utf8CodeUnitCount + 3)
+        text[0] = UInt8(ascii: "\"")
+        text.advanced(by: 1).update(from: name.utf8Start, count: name.utf8CodeUnitCount)
+        text[name.utf8CodeUnitCount + 1] = UInt8(ascii: "\"")
+        text[name.utf8CodeUnitCount + 2] = UInt8(ascii: ":")
         afterKey = true
     }
 
@@ -32,43 +47,67 @@ struct JSONWriter {
     mutating func key(_ name: String) {
         beginValue()
         writeString(name)
-        bytes.append(UInt8(ascii: ":"))
+        byte(UInt8(ascii: ":"))
         afterKey = true
     }
 
     mutating func string(_ value: String) { beginValue(); writeString(value) }
-    mutating func bool(_ value: Bool) { beginValue(); bytes.append(contentsOf: Array((value ? "true" : "false").utf8)) }
-    mutating func null() { beginValue(); bytes.append(contentsOf: [0x6e, 0x75, 0x6c, 0x6c]) }  // null
+    mutating func bool(_ value: Bool) { beginValue(); append(value ? "true" : "false") }
+    mutating func null() { beginValue(); append("null") }
 
     mutating func int(_ value: Int) {
         beginValue()
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        if value < 0 { byte(UInt8(ascii: "-")) }
         appendDecimal(value.magnitude)
     }
 
     /// Lowercase hex of `data` as a JSON string.
     mutating func hex(_ data: [UInt8]) {
         beginValue()
-        bytes.append(UInt8(ascii: "\""))
-        appendHex(data)
-        bytes.append(UInt8(ascii: "\""))
+        let text = room(data.count * 2 + 2)
+        text[0] = UInt8(ascii: "\"")
+        Self.hexDigits.withUTF8Buffer { digits in
+            var index = 1
+            for byte in data {
+                text[index] = digits[Int(byte >> 4)]
+                text[index + 1] = digits[Int(byte & 0x0f)]
+                index += 2
+            }
+        }
+        text[data.count * 2 + 1] = UInt8(ascii: "\"")
     }
 
     /// A UUID in its canonical lowercase form.
     mutating func uuid(_ id: UUID) {
         beginValue()
-        bytes.append(UInt8(ascii: "\""))
-        Self.appendUUID(id, to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        let text = room(38)
+        text[0] = UInt8(ascii: "\"")
+        Self.writeUUID(id, to: text + 1)
+        text[37] = UInt8(ascii: "\"")
     }
 
-    /// The canonical lowercase text of `id`, unquoted (for the request log too).
+    /// The canonical lowercase text of `id`, unquoted (for the request log).
     static func appendUUID(_ id: UUID, to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { buffer in
+            writeUUID(id, to: buffer.baseAddress!)
+            bytes.append(contentsOf: UnsafeBufferPointer(buffer))
+        }
+    }
+
+    /// The 36 bytes of `id`'s canonical lowercase text at `text`.
+    private static func writeUUID(_ id: UUID, to text: UnsafeMutablePointer<UInt8>) {
         withUnsafeBytes(of: id.uuid) { raw in
-            for (index, byte) in raw.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
-                bytes.append(hexDigits[Int(byte >> 4)])
-                bytes.append(hexDigits[Int(byte & 0x0f)])
+            hexDigits.withUTF8Buffer { digits in
+                var at = 0
+                for index in 0..<16 {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        text[at] = UInt8(ascii: "-")
+                        at += 1
+                    }
+                    text[at] = digits[Int(raw[index] >> 4)]
+                    text[at + 1] = digits[Int(raw[index] & 0x0f)]
+                    at += 2
+                }
             }
         }
     }
@@ -78,8 +117,9 @@ struct JSONWriter {
         beginValue()
         let microseconds = (nanoseconds + 500) / 1000
         appendDecimal(UInt(microseconds / 1000))
-        bytes.append(UInt8(ascii: "."))
-        appendDigits(Int(microseconds % 1000), width: 3)
+        let text = room(4)
+        text[0] = UInt8(ascii: ".")
+        Self.writeDigits(Int(microseconds % 1000), width: 3, to: text + 1)
     }
 
     /// Nanoseconds since the epoch as an RFC 3339 UTC time with milliseconds.
@@ -88,22 +128,25 @@ struct JSONWriter {
         let milliseconds = wallNanoseconds / 1_000_000
         let (days, millisecondOfDay) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
         let (year, month, day) = Self.civilDate(daysSinceEpoch: millisecondOfDay < 0 ? days - 1 : days)
-        let time = millisecondOfDay < 0 ? millisecondOfDay + 86_400_000 : millisecondOfDay
-        bytes.append(UInt8(ascii: "\""))
-        appendDigits(year, width: 4)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(month, width: 2)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(day, width: 2)
-        bytes.append(UInt8(ascii: "T"))
-        appendDigits(Int(time / 3_600_000), width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(time / 60_000 % 60), width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(time / 1000 % 60), width: 2)
-        bytes.append(UInt8(ascii: "."))
-        appendDigits(Int(time % 1000), width: 3)
-        bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
+        let time = Int(millisecondOfDay < 0 ? millisecondOfDay + 86_400_000 : millisecondOfDay)
+        // "2026-11-28T09:36:45.123Z", quoted: 26 bytes.
+        let text = room(26)
+        text[0] = UInt8(ascii: "\"")
+        Self.writeDigits(year, width: 4, to: text + 1)
+        text[5] = UInt8(ascii: "-")
+        Self.writeDigits(month, width: 2, to: text + 6)
+        text[8] = UInt8(ascii: "-")
+        Self.writeDigits(day, width: 2, to: text + 9)
+        text[11] = UInt8(ascii: "T")
+        Self.writeDigits(time / 3_600_000, width: 2, to: text + 12)
+        text[14] = UInt8(ascii: ":")
+        Self.writeDigits(time / 60_000 % 60, width: 2, to: text + 15)
+        text[17] = UInt8(ascii: ":")
+        Self.writeDigits(time / 1000 % 60, width: 2, to: text + 18)
+        text[20] = UInt8(ascii: ".")
+        Self.writeDigits(time % 1000, width: 3, to: text + 21)
+        text[24] = UInt8(ascii: "Z")
+        text[25] = UInt8(ascii: "\"")
     }
 
     /// `"error": {"code": ..., "message": ...}`, the API's error object.
@@ -122,74 +165,117 @@ struct JSONWriter {
         if let value { int(value) } else { null() }
     }
 
+    private mutating func open() {
+        precondition(depth < 64, "JSON nested deeper than JSONWriter keeps track of")
+        containerHasElement &= ~(1 << depth)
+        depth += 1
+    }
+
     private mutating func beginValue() {
         if afterKey {
             afterKey = false
             return
         }
-        guard let last = containerHasElement.indices.last else { return }
-        if containerHasElement[last] { bytes.append(UInt8(ascii: ",")) }
-        containerHasElement[last] = true
+        guard depth > 0 else { return }
+        let bit: UInt64 = 1 << (depth - 1)
+        if containerHasElement & bit != 0 { byte(UInt8(ascii: ",")) }
+        containerHasElement |= bit
     }
 
-    private mutating func appendHex(_ data: [UInt8]) {
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: data.count * 2))
-        bytes.withUnsafeMutableBufferPointer { output in
-            Self.hexDigits.withUnsafeBufferPointer { digits in
-                var index = start
-                for byte in data {
-                    output[index] = digits[Int(byte >> 4)]
-                    output[index + 1] = digits[Int(byte & 0x0f)]
-                    index += 2
-                }
-            }
-        }
+    /// The next `length` bytes of the buffer, counted as written: the caller fills them.
+    private mutating func room(_ length: Int) -> UnsafeMutablePointer<UInt8> {
+        if count + length > capacity { grow(toHold: count + length) }
+        defer { count += length }
+        return storage + count
+    }
+
+    @inline(never)
+    private mutating func grow(toHold needed: Int) {
+        let larger = max(needed, 2 * capacity)
+        let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+        moved.update(from: storage, count: count)
+        storage.deallocate()
+        storage = moved
+        capacity = larger
+    }
+
+    private mutating func byte(_ value: UInt8) { room(1).pointee = value }
+
+    private mutating func append(_ text: StaticString) {
+        room(text.utf8CodeUnitCount).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+    }
+
+    private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let start = bytes.baseAddress, !bytes.isEmpty else { return }
+        room(bytes.count).update(from: start, count: bytes.count)
     }
 
     private mutating func appendDecimal(_ value: UInt) {
-        Self.appendDecimal(value, to: &bytes)
+        let digits = Self.decimalDigits(value)
+        Self.writeDigits(value, count: digits, to: room(digits))
     }
 
-    /// The decimal digits of `value` (for the request log too).
+    /// The decimal digits of `value` (for the request log).
     static func appendDecimal(_ value: UInt, to bytes: inout [UInt8]) {
-        if value >= 10 { appendDecimal(value / 10, to: &bytes) }
-        bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+        let digits = decimalDigits(value)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digits) { buffer in
+            writeDigits(value, count: digits, to: buffer.baseAddress!)
+            bytes.append(contentsOf: UnsafeBufferPointer(buffer))
+        }
     }
 
-    private mutating func appendDigits(_ value: Int, width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
+    private static func decimalDigits(_ value: UInt) -> Int {
+        var digits = 1
         var remaining = value
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8((remaining / divisor) % 10))
-            remaining %= divisor
-            divisor /= 10
+        while remaining >= 10 {
+            remaining /= 10
+            digits += 1
         }
+        return digits
+    }
+
+    private static func writeDigits(_ value: UInt, count: Int, to text: UnsafeMutablePointer<UInt8>) {
+        var remaining = value
+        for index in stride(from: count - 1, through: 0, by: -1) {
+            text[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
+        }
+    }
+
+    /// `value`'s last `width` decimal digits, zero-padded, at `text`.
+    private static func writeDigits(_ value: Int, width: Int, to text: UnsafeMutablePointer<UInt8>) {
+        writeDigits(UInt(value), count: width, to: text)
     }
 
     private mutating func writeString(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        let utf8 = value.utf8
-        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            bytes.append(contentsOf: utf8)
-        } else {
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-                case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-                case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-                case UInt8(ascii: "\r"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-                case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-                case 0..<0x20:
-                    bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                    bytes.append(Self.hexDigits[Int(byte >> 4)])
-                    bytes.append(Self.hexDigits[Int(byte & 0x0f)])
-                default: bytes.append(byte)
-                }
+        byte(UInt8(ascii: "\""))
+        var value = value
+        // Native strings are contiguous UTF-8: checked and copied as one buffer.
+        value.withUTF8 { utf8 in
+            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                append(utf8)
+            } else {
+                for byte in utf8 { appendEscaped(byte) }
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendEscaped(_ value: UInt8) {
+        switch value {
+        case UInt8(ascii: "\""): append("\\\"")
+        case UInt8(ascii: "\\"): append("\\\\")
+        case UInt8(ascii: "\n"): append("\\n")
+        case UInt8(ascii: "\r"): append("\\r")
+        case UInt8(ascii: "\t"): append("\\t")
+        case 0..<0x20:
+            append("\\u00")
+            Self.hexDigits.withUTF8Buffer { digits in
+                byte(digits[Int(value >> 4)])
+                byte(digits[Int(value & 0x0f)])
+            }
+        default: byte(value)
+        }
     }
 
     /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's

@@ -39,6 +39,11 @@ final class LoopDaemon: EngineLoopGuest, @unchecked Sendable {
         _ = MHD_run(pointer)
     }
 
+    /// Suspends a connection of this daemon until `resume`.
+    func suspend(_ connection: OpaquePointer) {
+        MHD_suspend_connection(connection)
+    }
+
     /// Resumes a suspended connection of this daemon; the loop then runs the daemon at once.
     func resume(_ connection: OpaquePointer) {
         MHD_resume_connection(connection)

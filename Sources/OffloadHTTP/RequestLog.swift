@@ -62,6 +62,8 @@ final class RequestLog: Sendable {
     private static let atomicWriteBytes = 4096
 
     private let logger: Logger
+    /// ` info <label>:`, the text lines' fixed part after the time.
+    private let textLevelAndLabel: [UInt8]
     private let format: LogFormat
     private let output: Int32
     private let pending = Mutex(Pending())
@@ -72,6 +74,7 @@ final class RequestLog: Sendable {
 
     init(logger: Logger, format: LogFormat, output: Int32 = STDOUT_FILENO) {
         self.logger = logger
+        textLevelAndLabel = Array(" info \(logger.label):".utf8)
         self.format = format
         self.output = output
         isEnabled = logger.logLevel <= .info
@@ -111,15 +114,16 @@ final class RequestLog: Sendable {
         var text = TextTime()
         var lines: [UInt8] = []
         var lineEnds: [Int] = []
+        var entries: [Entry] = []
         while true {
             _ = wake.wait(timeout: .now() + Self.writeInterval)
             while true {
-                let (entries, dropped, stopping) = pending.withLock { pending in
-                    defer {
-                        pending.entries.removeAll(keepingCapacity: true)
-                        pending.dropped = 0
-                    }
-                    return (pending.entries, pending.dropped, pending.stopping)
+                // Swapped, not copied: the two arrays' storage is reused turn after turn.
+                entries.removeAll(keepingCapacity: true)
+                let (dropped, stopping) = pending.withLock { pending in
+                    swap(&entries, &pending.entries)
+                    defer { pending.dropped = 0 }
+                    return (pending.dropped, pending.stopping)
                 }
                 if dropped > 0 {
                     logger.warning("request log lines dropped: the output did not keep up", metadata: ["lines": "\(dropped)"])
@@ -174,43 +178,63 @@ final class RequestLog: Sendable {
     /// metadata keys in order.
     private func appendText(_ entry: Entry, time: inout TextTime, to line: inout [UInt8]) {
         line.append(contentsOf: time.formatted(wallNanoseconds: entry.wallNanoseconds))
-        line.append(contentsOf: " info \(logger.label): client.address=".utf8)
+        line.append(contentsOf: textLevelAndLabel)
+        Self.append(" client.address=", to: &line)
         Self.appendAddress(of: entry, to: &line)
-        line.append(contentsOf: " duration_ms=".utf8)
-        appendMilliseconds(entry.duration, to: &line)
-        line.append(contentsOf: " http.method=".utf8)
-        line.append(contentsOf: Self.printable(entry.method).utf8)
+        Self.append(" duration_ms=", to: &line)
+        Self.appendMilliseconds(entry.duration, to: &line)
+        Self.append(" http.method=", to: &line)
+        Self.appendPrintable(entry.method, to: &line)
         if let outcome = entry.outcome {
-            line.append(contentsOf: " http.outcome=".utf8)
+            Self.append(" http.outcome=", to: &line)
             line.append(contentsOf: outcome.utf8)
         }
-        line.append(contentsOf: " http.path=".utf8)
-        line.append(contentsOf: Self.printable(entry.path).utf8)
-        line.append(contentsOf: " http.status=".utf8)
-        line.append(contentsOf: (entry.status.map { String($0) } ?? "-").utf8)
+        Self.append(" http.path=", to: &line)
+        Self.appendPrintable(entry.path, to: &line)
+        Self.append(" http.status=", to: &line)
+        if let status = entry.status {
+            JSONWriter.appendDecimal(UInt(clamping: status), to: &line)
+        } else {
+            line.append(UInt8(ascii: "-"))
+        }
         if let job = entry.job {
             if let algorithm = job.algorithm {
-                line.append(contentsOf: " job.algorithm=".utf8)
+                Self.append(" job.algorithm=", to: &line)
                 line.append(contentsOf: algorithm.rawValue.utf8)
             }
             if let items = job.batchItems {
-                line.append(contentsOf: " job.batch_items=".utf8)
-                line.append(contentsOf: String(items).utf8)
+                Self.append(" job.batch_items=", to: &line)
+                JSONWriter.appendDecimal(UInt(clamping: items), to: &line)
             }
         }
         if let jobID = entry.jobID {
-            line.append(contentsOf: " job.id=".utf8)
+            Self.append(" job.id=", to: &line)
             JSONWriter.appendUUID(jobID, to: &line)
         }
         if let job = entry.job {
             if let keyName = job.keyName {
-                line.append(contentsOf: " job.key=".utf8)
+                Self.append(" job.key=", to: &line)
                 line.append(contentsOf: keyName.utf8)
             }
-            line.append(contentsOf: " job.operation=".utf8)
+            Self.append(" job.operation=", to: &line)
             line.append(contentsOf: job.operation.rawValue.utf8)
         }
-        line.append(contentsOf: " [OffloadHTTP] request\n".utf8)
+        Self.append(" [OffloadHTTP] request\n", to: &line)
+    }
+
+    private static func append(_ text: StaticString, to line: inout [UInt8]) {
+        text.withUTF8Buffer { line.append(contentsOf: $0) }
+    }
+
+    /// `printable(text)`, appended without making a string when there is nothing to escape.
+    private static func appendPrintable(_ text: String, to line: inout [UInt8]) {
+        var text = text
+        let plain = text.withUTF8 { utf8 in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\\") }) else { return false }
+            line.append(contentsOf: utf8)
+            return true
+        }
+        if !plain { line.append(contentsOf: printable(text).utf8) }
     }
 
     /// The JSON handler's format: every field a string, keys in order.
@@ -274,14 +298,15 @@ final class RequestLog: Sendable {
     }
 
     /// Milliseconds with three decimals, as `1.933`.
-    private func appendMilliseconds(_ duration: Duration, to line: inout [UInt8]) {
+    private static func appendMilliseconds(_ duration: Duration, to line: inout [UInt8]) {
         let (seconds, attoseconds) = duration.components
-        let microseconds = max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
-        line.append(contentsOf: String(microseconds / 1000).utf8)
+        let microseconds = UInt(clamping: max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        JSONWriter.appendDecimal(microseconds / 1000, to: &line)
         line.append(UInt8(ascii: "."))
-        let fraction = String(microseconds % 1000)
-        line.append(contentsOf: String(repeating: "0", count: 3 - fraction.count).utf8)
-        line.append(contentsOf: fraction.utf8)
+        let fraction = microseconds % 1000
+        line.append(UInt8(ascii: "0") + UInt8(fraction / 100))
+        line.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
+        line.append(UInt8(ascii: "0") + UInt8(fraction % 10))
     }
 
     /// The text format's local time, formatted once per second.

@@ -284,13 +284,14 @@ struct Router: Sendable {
     /// The answer to a job's request once the job has finished: the job as JSON, or for a
     /// client that prefers it, the raw output with the job's fields in headers.
     static func response(for record: JobRecord, binary: Bool, plaintext: [UInt8]? = nil) -> HTTPResponse {
-        var response = response(for: record, plaintext: plaintext)
-        if binary && plaintext == nil && record.status == .completed, let output = record.output {
-            response = HTTPResponse(
-                status: 200, headers: [("Content-Type", "application/octet-stream")] + JobJSON.headers(record),
-                body: output)
-        }
         // The same request is answered in either form, depending on Accept.
+        if binary && plaintext == nil && record.status == .completed, let output = record.output {
+            var headers: [(name: String, value: String)] = [("Content-Type", "application/octet-stream")]
+            headers += JobJSON.headers(record)
+            headers.append(("Vary", "Accept"))
+            return HTTPResponse(status: 200, headers: headers, body: output)
+        }
+        var response = response(for: record, plaintext: plaintext)
         response.headers.append(("Vary", "Accept"))
         return response
     }

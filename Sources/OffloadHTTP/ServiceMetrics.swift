@@ -13,6 +13,14 @@ final class ServiceMetrics: Sendable {
         let route: String
         let method: String
         let status: Int
+
+        /// Hashes the lengths rather than the text (two string hashes were a fair part of a
+        /// request's metrics): the few series that share them are told apart by `==`.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(status)
+            hasher.combine(route.utf8.count)
+            hasher.combine(method.utf8.count)
+        }
     }
 
     /// The label values of one finished job's series.
@@ -22,6 +30,15 @@ final class ServiceMetrics: Sendable {
         let operation: JobOperation
         let status: JobStatus
         let error: EngineError.Code?
+
+        /// Lengths again (these enums' own hashes hash their raw strings), and no provider:
+        /// it is the same for every job of a server.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(algorithm.rawValue.utf8.count)
+            hasher.combine(operation.rawValue.utf8.count)
+            hasher.combine(status.rawValue.utf8.count)
+            hasher.combine(error?.rawValue.utf8.count ?? -1)
+        }
     }
 
     private let registry = PrometheusCollectorRegistry()
@@ -85,14 +102,17 @@ final class ServiceMetrics: Sendable {
 
     /// The methods counted under their own name; any other is `other`, so that a client cannot
     /// grow the label set (and /metrics) with the bytes it sends.
-    private static let knownMethods: Set<String> = [
-        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
-    ]
+    private static func countedName(of method: String) -> String {
+        switch method {
+        case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE": method
+        default: "other"
+        }
+    }
 
     /// One HTTP request answered, `duration` after its headers arrived. `route` is a route
     /// template or `unmatched`, never the path.
     func requestAnswered(route: String, method rawMethod: String, status: Int, duration: Duration) {
-        let method = Self.knownMethods.contains(rawMethod) ? rawMethod : "other"
+        let method = Self.countedName(of: rawMethod)
         let handles = Self.handles(for: RequestSeries(route: route, method: method, status: status), in: requestHandles) {
             series in
             (registry.makeCounter(

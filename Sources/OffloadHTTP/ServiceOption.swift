@@ -122,9 +122,9 @@ extension ServiceOption {
             settings.server.engine.device.seed = seed
         },
         ServiceOption(
-            "notify", default: "`fd`",
-            "`fd`: the provider's eventfd per wait context, watched with epoll; `callback`: OpenSSL's wait-context "
-                + "callback, no fd per job"
+            "notify", default: "`callback`",
+            "`callback`: OpenSSL's wait-context callback, no fd per job (a provider without callbacks still "
+                + "registers its fd, which is watched); `fd`: the provider's eventfd per wait context, watched with epoll"
         ) { text, settings in
             guard let mode = NotificationMode(rawValue: text) else { throw ServerError("must be fd or callback") }
             settings.server.engine.notification = mode
