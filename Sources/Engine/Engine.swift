@@ -97,13 +97,6 @@ public final class Engine: Sendable {
         for (thread, guest) in zip(threads, guests) { thread.attach(guest) }
     }
 
-    /// Run to completion: starts the jobs submitted on loop `loop`'s thread, and finishes (running
-    /// their completions) those the device completes at once. Called by the loop's guest, on
-    /// the loop's thread, after it submitted a request's jobs; jobs still in flight finish later.
-    public func runSubmitted(onLoop loop: Int) {
-        threads[loop].runLocalSubmissions()
-    }
-
     /// Runs `task` on the thread of engine loop `loop`, soon (for work on the loop's guest that
     /// must not race with it).
     public func perform(onLoop loop: Int, _ task: @escaping @Sendable () -> Void) {

@@ -99,16 +99,6 @@ final class EngineLoop: @unchecked Sendable {
         readyHere.append(context)
     }
 
-    /// Run to completion, from the guest's request handler: starts what it submitted, polls the
-    /// device, and resumes and finishes the jobs the device completed at once (their answers
-    /// are ready before the handler returns, so it need not suspend its request).
-    func runLocalSubmissions(owner: EngineThread) {
-        confinement.check()
-        startWaitingJobs(owner: owner)
-        if let deviceQueue, deviceQueue.poll(now: readMonotonicClock()) > 0 { resumeReadyHere(owner: owner) }
-        deliverFinished()
-    }
-
     private func resumeReadyHere(owner: EngineThread) {
         var next = 0
         while next < readyHere.count {
@@ -118,8 +108,7 @@ final class EngineLoop: @unchecked Sendable {
         readyHere.removeAll(keepingCapacity: true)
     }
 
-    /// Runs the completions of the jobs finished since the last call; says whether there were any.
-    @discardableResult
+    /// Runs the completions of the jobs finished this turn; says whether there were any.
     private func deliverFinished() -> Bool {
         guard !finishedThisTurn.isEmpty else { return false }
         // Swapped out first: a completion that finished more jobs would add to a fresh list.
@@ -175,6 +164,9 @@ final class EngineLoop: @unchecked Sendable {
             if let guest, guestReady || guestTimeout.map({ now >= startedWaiting + UInt64($0) * 1_000_000 }) ?? false {
                 guestReady = false
                 guest.run()
+                // What the guest submitted starts now, so that the device poll below finds what
+                // it completes at once, and their answers go out in this turn.
+                startWaitingJobs(owner: owner)
                 now = readMonotonicClock()
             }
             // The engine pumps the device: completions due now notify their jobs (an eventfd

@@ -140,14 +140,6 @@ final class EngineThread: Sendable {
         if wasEmpty { wakeUp.signal() }
     }
 
-    /// Starts the jobs this loop's guest just submitted, from the guest's handler on the loop's
-    /// thread, and finishes at once those the device completes at once.
-    func runLocalSubmissions() {
-        precondition(UInt(pthread_self()) == loopThreadID.load(ordering: .acquiring),
-                     "local submissions run on the loop's own thread")
-        loop.runLocalSubmissions(owner: self)
-    }
-
     /// Asks for a job to be resumed: on the loop's own thread (the device polled there) the loop
     /// takes it directly, with no lock and no wake-up; from elsewhere through the inbox.
     func resumeSoon(waitContext: UInt64) {

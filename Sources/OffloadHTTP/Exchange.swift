@@ -50,8 +50,8 @@ final class Exchange: @unchecked Sendable {
     private var isSuspended = false
 
     /// Stores the request's answer; a suspended connection is resumed, and its loop's daemon
-    /// then runs at once. Called on the loop's thread (by the job's completion, or by the
-    /// handler itself when the request was refused or its job finished at once).
+    /// then runs at once. Called on the loop's thread (by the job's completion, or within the
+    /// handler when the request was refused at once).
     func finish(with response: HTTPResponse) {
         confinement.check()
         finishedResponse.withLock { $0 = response }
@@ -62,7 +62,7 @@ final class Exchange: @unchecked Sendable {
     }
 
     /// Suspends the connection until `finish` gives the answer: from the request's handler,
-    /// when its job has not finished by the time the handler returns.
+    /// when it has no answer yet.
     func suspend() {
         confinement.check()
         isSuspended = true
