@@ -183,6 +183,10 @@ final class EngineLoop: @unchecked Sendable {
             let answered = deliverFinished()
             // Jobs finished this turn resumed their connections: answer them now.
             if answered, let guest { guest.run() }
+            // That run may have read new requests, and a completion may have submitted a job:
+            // they start now, not after the next wake-up (which, with nothing else due, would
+            // be their queue timeout).
+            startWaitingJobs(owner: owner)
             armDeviceTimer()
             if stopping && jobs.count == detachedJobs && waiting.isEmpty
                 && (detachedJobs == 0 || readMonotonicClock() >= stopDeadline)
