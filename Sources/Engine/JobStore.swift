@@ -58,10 +58,14 @@ public final class JobStore: Sendable {
     func update(_ id: UUID, _ change: (inout JobRecord) -> Void) -> JobRecord? {
         state.withLock { state in
             guard let index = state.records.index(forKey: id) else { return nil }
-            // Changed in place: a record is a few hundred bytes, copied twice otherwise.
-            let before = state.records.values[index].status
-            change(&state.records.values[index])
-            let record = state.records.values[index]
+            // Changed and read in place, through one access: a record is a few hundred bytes
+            // with a handful of references, and each read through `values[index]` copied it
+            // whole (twice more per update before).
+            let (before, record) = Self.inPlace(&state.records.values[index]) { record in
+                let before = record.status
+                change(&record)
+                return (before, record)
+            }
             if before != record.status {
                 state.count(record, in: before, by: -1)
                 state.count(record, by: 1)
@@ -163,6 +167,10 @@ public final class JobStore: Sendable {
     /// Bytes of output the retained finished jobs hold.
     public var retainedBytes: Int {
         state.withLock { $0.outputBytes }
+    }
+
+    private static func inPlace<Result>(_ record: inout JobRecord, _ body: (inout JobRecord) -> Result) -> Result {
+        body(&record)
     }
 
     private static func evictExcessFinished(_ state: inout State, keeping limit: Int, bytes byteLimit: Int) {
