@@ -171,10 +171,10 @@ final class EngineLoop: @unchecked Sendable {
             }
             // The engine pumps the device: completions due now notify their jobs (an eventfd
             // write, or the callback that queues them), which this loop resumes next.
-            if let deviceQueue, deviceQueue.poll(now: now) > 0 {
-                resumeReadyHere(owner: owner)
-                now = readMonotonicClock()
-            }
+            if let deviceQueue, deviceQueue.poll(now: now) > 0 { now = readMonotonicClock() }
+            // The callbacks of this loop's thread (that poll, or a provider calling back at
+            // another moment) resume their jobs here.
+            if !readyHere.isEmpty { resumeReadyHere(owner: owner) }
             if stopping && now >= stopDeadline { abortEverything(owner: owner) }
             expireDeadlines(now: now, owner: owner)
             for token in polledJobs { resume(token, owner: owner) }
@@ -216,6 +216,7 @@ final class EngineLoop: @unchecked Sendable {
         if let deadline = deadlines.min { next = min(next, deadline.due) }
         if let oldest = waiting.first { next = min(next, oldest.submittedAt + queueTimeout) }
         if !polledJobs.isEmpty { next = min(next, now + 1_000_000) }
+        if !readyHere.isEmpty { return 0 }
         if let guestTimeout { next = min(next, now &+ UInt64(max(0, guestTimeout)) * 1_000_000) }
         if stopping {
             // After the deadline, the loop only waits out its guest's answers, for a second more.

@@ -1,13 +1,11 @@
 import Engine
 import Foundation
-import Synchronization
 
 /// One request in progress on a connection, from its headers to the end of its response.
 ///
 /// `@unchecked Sendable`: it is touched only on the thread of the loop whose daemon serves
-/// the connection (the handler, the job's completion, the completion notification), which
-/// debug builds check; the lock on `finishedResponse` remains so that an answer stored from
-/// elsewhere would still be safe.
+/// the connection (the handler, the job's completion, the completion notification; an answer
+/// made elsewhere is handed to the loop first), which debug builds check.
 final class Exchange: @unchecked Sendable {
     let connection: OpaquePointer
     var request: HTTPRequest
@@ -31,7 +29,7 @@ final class Exchange: @unchecked Sendable {
     let daemon: LoopDaemon
     /// Set once the body is complete and the request runs.
     var isRunning = false
-    private let finishedResponse = Mutex<HTTPResponse?>(nil)
+    private var finishedResponse: HTTPResponse?
     /// Made by the handler on the loop's thread, which owns it from then on.
     private let confinement: ThreadConfinement
 
@@ -54,7 +52,7 @@ final class Exchange: @unchecked Sendable {
     /// handler when the request was refused at once).
     func finish(with response: HTTPResponse) {
         confinement.check()
-        finishedResponse.withLock { $0 = response }
+        finishedResponse = response
         if isSuspended {
             isSuspended = false
             daemon.resume(connection)
@@ -71,9 +69,7 @@ final class Exchange: @unchecked Sendable {
 
     func takeFinishedResponse() -> HTTPResponse? {
         confinement.check()
-        return finishedResponse.withLock { response in
-            defer { response = nil }
-            return response
-        }
+        defer { finishedResponse = nil }
+        return finishedResponse
     }
 }
