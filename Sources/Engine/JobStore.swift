@@ -6,7 +6,9 @@ import Synchronization
 /// Jobs that are queued or running are always kept.
 public final class JobStore: Sendable {
     fileprivate struct State {
-        var records: [UUID: JobRecord] = [:]
+        /// Boxed: the table then moves 8-byte references when it grows or deletes, not records
+        /// of a few hundred bytes, and a record changes in place in its box.
+        var records: [UUID: RecordBox] = [:]
         /// Ids in creation order; ids of evicted jobs stay until the next compaction.
         var creationOrder: [UUID] = []
         /// Ids of finished jobs in the order they finished, oldest first.
@@ -45,7 +47,7 @@ public final class JobStore: Sendable {
     func create(_ request: JobRequest, provider: String) -> JobRecord {
         let record = JobRecord(id: ids.next(), request: request, provider: provider, createdAt: .now())
         state.withLock { state in
-            state.records[record.id] = record
+            state.records[record.id] = RecordBox(record)
             state.creationOrder.append(record.id)
             state.count(record, by: 1)
         }
@@ -57,15 +59,10 @@ public final class JobStore: Sendable {
     @discardableResult
     func update(_ id: UUID, _ change: (inout JobRecord) -> Void) -> JobRecord? {
         state.withLock { state in
-            guard let index = state.records.index(forKey: id) else { return nil }
-            // Changed and read in place, through one access: a record is a few hundred bytes
-            // with a handful of references, and each read through `values[index]` copied it
-            // whole (twice more per update before).
-            let (before, record) = Self.inPlace(&state.records.values[index]) { record in
-                let before = record.status
-                change(&record)
-                return (before, record)
-            }
+            guard let box = state.records[id] else { return nil }
+            let before = box.record.status
+            change(&box.record)
+            let record = box.record
             if before != record.status {
                 state.count(record, in: before, by: -1)
                 state.count(record, by: 1)
@@ -84,7 +81,7 @@ public final class JobStore: Sendable {
     /// Forgets a job that was never run (its submission was refused).
     func remove(_ id: UUID) {
         state.withLock { state in
-            if let record = state.records.removeValue(forKey: id) {
+            if let record = state.records.removeValue(forKey: id)?.record {
                 state.count(record, by: -1)
             }
         }
@@ -95,10 +92,10 @@ public final class JobStore: Sendable {
     public func forget(_ ids: [UUID]) {
         state.withLock { state in
             for id in ids {
-                guard let index = state.records.index(forKey: id), state.records.values[index].status.isFinished,
-                    state.records.values[index].operation != .decrypt || state.records.values[index].output == nil
+                guard let record = state.records[id]?.record, record.status.isFinished,
+                    record.operation != .decrypt || record.output == nil
                 else { continue }
-                let record = state.records.remove(at: index).value
+                state.records[id] = nil
                 state.count(record, by: -1)
                 state.outputBytes -= record.output?.count ?? 0
             }
@@ -117,7 +114,7 @@ public final class JobStore: Sendable {
         state.withLock { state in
             var kept: [UUID] = []
             for id in state.plaintexts {
-                guard let record = state.records[id], record.output != nil else { continue }
+                guard let record = state.records[id]?.record, record.output != nil else { continue }
                 if (record.completedAt?.wallNanoseconds ?? 0) < cutoff { state.dropOutput(id) } else { kept.append(id) }
             }
             state.plaintexts = kept
@@ -126,7 +123,7 @@ public final class JobStore: Sendable {
 
     /// The job's record while it is retained.
     public func job(_ id: UUID) -> JobRecord? {
-        state.withLock { $0.records[id] }
+        state.withLock { $0.records[id]?.record }
     }
 
     /// Up to `limit` jobs, newest first, optionally only those in `status`, with the counts of
@@ -138,7 +135,7 @@ public final class JobStore: Sendable {
             var index = state.creationOrder.endIndex
             while index > state.creationOrder.startIndex && jobs.count < limit {
                 index -= 1
-                guard let record = state.records[state.creationOrder[index]] else { continue }
+                guard let record = state.records[state.creationOrder[index]]?.record else { continue }
                 if (status == nil || record.status == status) && (owner == nil || record.owner == owner) {
                     jobs.append(record)
                 }
@@ -169,14 +166,10 @@ public final class JobStore: Sendable {
         state.withLock { $0.outputBytes }
     }
 
-    private static func inPlace<Result>(_ record: inout JobRecord, _ body: (inout JobRecord) -> Result) -> Result {
-        body(&record)
-    }
-
     private static func evictExcessFinished(_ state: inout State, keeping limit: Int, bytes byteLimit: Int) {
         while state.finishedOrder.count > limit || (state.outputBytes > byteLimit && !state.finishedOrder.isEmpty) {
             let evicted = state.finishedOrder.removeFirst()
-            if let record = state.records.removeValue(forKey: evicted) {
+            if let record = state.records.removeValue(forKey: evicted)?.record {
                 state.count(record, by: -1)
                 state.outputBytes -= record.output?.count ?? 0
             }
@@ -191,9 +184,9 @@ public final class JobStore: Sendable {
 
 extension JobStore.State {
     fileprivate mutating func dropOutput(_ id: UUID) {
-        guard let index = records.index(forKey: id), let output = records.values[index].output else { return }
+        guard let box = records[id], let output = box.record.output else { return }
         outputBytes -= output.count
-        records.values[index].output = nil
+        box.record.output = nil
     }
 
     /// Adds `delta` to the counts of `status` (the record's own by default), overall and for its owner.
@@ -209,4 +202,10 @@ extension JobStore.State {
             if durableCountsByOwner[owner] == JobCounts() { durableCountsByOwner[owner] = nil }
         }
     }
+}
+
+/// A record in the store's table, changed in place under the store's lock.
+private final class RecordBox {
+    var record: JobRecord
+    init(_ record: JobRecord) { self.record = record }
 }

@@ -46,21 +46,25 @@ final class Exchange: @unchecked Sendable {
 
     /// Whether the connection waits, suspended, for `finish`.
     private var isSuspended = false
+    /// The request runs and its handler returned without an answer (not suspended yet).
+    var isWaitingForAnswer = false
 
-    /// Stores the request's answer; a suspended connection is resumed, and its loop's daemon
-    /// then runs at once. Called on the loop's thread (by the job's completion, or within the
-    /// handler when the request was refused at once).
+    /// Stores the request's answer; its loop's daemon then runs at once, and resumes the
+    /// connection if it was suspended. Called on the loop's thread (by the job's completion, or
+    /// within the handler when the request was refused at once).
     func finish(with response: HTTPResponse) {
         confinement.check()
         finishedResponse = response
         if isSuspended {
             isSuspended = false
             daemon.resume(connection)
+        } else {
+            daemon.answerIsWaiting()
         }
     }
 
     /// Suspends the connection until `finish` gives the answer: from the request's handler,
-    /// when it has no answer yet.
+    /// called again while the request still has no answer.
     func suspend() {
         confinement.check()
         isSuspended = true

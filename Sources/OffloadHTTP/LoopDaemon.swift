@@ -4,7 +4,7 @@ import Synchronization
 
 /// One libmicrohttpd daemon without a thread of its own, run by an engine loop: the loop
 /// watches the daemon's epoll fd and calls `MHD_run` when it is readable, when the daemon's
-/// timeout passes, and after jobs finished (their connections were resumed).
+/// timeout passes, and after jobs finished (their answers wait).
 ///
 /// `@unchecked Sendable`: the pointer is used by the loop's thread only while the loop runs
 /// (`run`, `timeoutMilliseconds`, and the tasks `Daemon` performs on the loop), and by `Daemon`
@@ -16,11 +16,11 @@ final class LoopDaemon: EngineLoopGuest, @unchecked Sendable {
     let watchedFD: Int32
     /// Requests begun on this daemon and not yet completed: shutdown keeps the loop until none.
     let requestsInProgress = SharedCounter()
-    /// A connection was resumed since the daemon last ran. Without a thread of its own,
-    /// libmicrohttpd 0.9.75 has no inter-thread channel to wake its epoll fd on a resume: it
-    /// takes the connection back only when `MHD_run` is next called, which this makes the
-    /// loop do at once.
-    private let resumed = Atomic<Bool>(false)
+    /// An answer waits since the daemon last ran (a connection resumed, or one whose handler
+    /// will be called again). Without a thread of its own, libmicrohttpd 0.9.75 has no
+    /// inter-thread channel to wake its epoll fd on a resume: it takes the connection back only
+    /// when `MHD_run` is next called, which this makes the loop do at once.
+    private let answersWait = Atomic<Bool>(false)
 
     init(pointer: OpaquePointer, index: Int) {
         self.pointer = pointer
@@ -29,15 +29,19 @@ final class LoopDaemon: EngineLoopGuest, @unchecked Sendable {
     }
 
     func timeoutMilliseconds() -> Int? {
-        if resumed.load(ordering: .acquiring) { return 0 }
+        if answersWait.load(ordering: .acquiring) { return 0 }
         let timeout = CMicroHTTPD_timeout_ms(pointer)
         return timeout < 0 ? nil : Int(timeout)
     }
 
     func run() {
-        resumed.store(false, ordering: .releasing)
+        answersWait.store(false, ordering: .releasing)
         _ = MHD_run(pointer)
     }
+
+    /// An answer waits for a connection that is not suspended: the loop runs the daemon at
+    /// once, which calls the request's handler again.
+    func answerIsWaiting() { answersWait.store(true, ordering: .releasing) }
 
     /// Suspends a connection of this daemon until `resume`.
     func suspend(_ connection: OpaquePointer) {
@@ -47,7 +51,7 @@ final class LoopDaemon: EngineLoopGuest, @unchecked Sendable {
     /// Resumes a suspended connection of this daemon; the loop then runs the daemon at once.
     func resume(_ connection: OpaquePointer) {
         MHD_resume_connection(connection)
-        resumed.store(true, ordering: .releasing)
+        answersWait.store(true, ordering: .releasing)
     }
 
     /// A request of this daemon is still being answered.
