@@ -64,7 +64,9 @@ final class AsyncJob {
         memory = .allocate(
             byteCount: fixed + request.aad.count + dataCount + outputCount + 1 + (rewraps ? fixed + dataCount : 0)
                 + signatureCount,
-            alignment: 16)
+            // Byte buffers: the alignment of a word is enough (16 made the runtime ask
+            // posix_memalign rather than malloc).
+            alignment: MemoryLayout<UInt64>.alignment)
         memory.initializeMemory(as: UInt8.self, repeating: 0)
         let base = memory.baseAddress!
         let key = base

@@ -400,8 +400,8 @@ final class Daemon: Sendable {
             duration: ContinuousClock.now - exchange.startedAt)
         guard let created = Self.makeResponse(body: response.body) else { return .NO }
         defer { MHD_destroy_response(created) }
-        for (name, value) in response.headers { _ = MHD_add_response_header(created, name, value) }
-        for (name, value) in commonHeaders { _ = MHD_add_response_header(created, name, value) }
+        for (name, value) in response.headers { Self.add(name, value, to: created) }
+        for (name, value) in commonHeaders { Self.add(name, value, to: created) }
         if lifecycle.current >= .leaving && !response.headers.contains(where: { $0.name == "Connection" }) {
             // The replica is leaving: a keep-alive client reconnects, through its load balancer,
             // to a replica that stays.
@@ -413,6 +413,14 @@ final class Daemon: Sendable {
             _ = MHD_add_response_header(created, "Cache-Control", "no-store")
         }
         return MHD_queue_response(exchange.connection, UInt32(response.status), created)
+    }
+
+    /// Adds a header through `withCString`: passing a short string where C takes a `char *`
+    /// converts it through a heap-allocated array (the implicit conversion), four per answer.
+    private static func add(_ name: String, _ value: String, to response: OpaquePointer) {
+        name.withCString { name in
+            value.withCString { value in _ = MHD_add_response_header(response, name, value) }
+        }
     }
 
     /// Bodies from this size on are lent to libmicrohttpd rather than copied.
@@ -441,7 +449,7 @@ final class Daemon: Sendable {
     }
 
     private func header(_ name: String, of connection: OpaquePointer) -> String? {
-        MHD_lookup_connection_value(connection, .HEADER_KIND, name).map(text)
+        name.withCString { MHD_lookup_connection_value(connection, .HEADER_KIND, $0).map(text) }
     }
 
     /// How many times the request names each header that must appear once at most (framing,

@@ -21,7 +21,7 @@ final class Exchange: @unchecked Sendable {
     var status: Int?
     var jobID: UUID?
     var jobFacts: RequestLog.JobFacts?
-    var clientAddress = SIMD16<UInt8>()
+    var clientAddress = InlineArray<16, UInt8>(repeating: 0)
     var clientAddressLength = 0
     /// The connection's id for its deadlines.
     let connectionID: UInt

@@ -25,7 +25,7 @@ final class RequestLog: Sendable {
     struct Entry: Sendable {
         /// The client's IP address: its first `clientAddressLength` bytes (4 or 16), written
         /// as text by the log's thread, not on the request's way.
-        var clientAddress = SIMD16<UInt8>()
+        var clientAddress = InlineArray<16, UInt8>(repeating: 0)
         var clientAddressLength = 0
         let method: String
         let path: String
