@@ -65,7 +65,6 @@ final class EngineLoop: @unchecked Sendable {
     /// Finished jobs whose completions run together at the end of a turn of the loop, so that
     /// their clients are woken in one burst rather than one wake-up each.
     private var finishedThisTurn: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
-    private var delivering: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
 
     init(index: Int, configuration: EngineConfiguration, store: JobStore, provider: CryptoProvider,
          device: SimulatedAccelerator?, diagnostics: EngineDiagnostics) throws {
@@ -111,10 +110,8 @@ final class EngineLoop: @unchecked Sendable {
     /// Runs the completions of the jobs finished this turn; says whether there were any.
     private func deliverFinished() -> Bool {
         guard !finishedThisTurn.isEmpty else { return false }
-        // Swapped out first: a completion that finished more jobs would add to a fresh list.
-        swap(&finishedThisTurn, &delivering)
-        for job in delivering { job.completion(job.record) }
-        delivering.removeAll(keepingCapacity: true)
+        for job in finishedThisTurn { job.completion(job.record) }
+        finishedThisTurn.removeAll(keepingCapacity: true)
         return true
     }
 
@@ -179,13 +176,12 @@ final class EngineLoop: @unchecked Sendable {
             expireDeadlines(now: now, owner: owner)
             for token in polledJobs { resume(token, owner: owner) }
             expireWaiting(now: now, owner: owner)
-            startWaitingJobs(owner: owner)
             let answered = deliverFinished()
             // Jobs finished this turn resumed their connections: answer them now.
             if answered, let guest { guest.run() }
-            // That run may have read new requests, and a completion may have submitted a job:
-            // they start now, not after the next wake-up (which, with nothing else due, would
-            // be their queue timeout).
+            // Everything still waiting starts now: arrivals from other threads, jobs put back
+            // while OpenSSL's pool was full, requests that run read, jobs a completion submitted
+            // (not after the next wake-up, which with nothing else due is their queue timeout).
             startWaitingJobs(owner: owner)
             armDeviceTimer()
             if stopping && jobs.count == detachedJobs && waiting.isEmpty
@@ -216,7 +212,9 @@ final class EngineLoop: @unchecked Sendable {
         if let deadline = deadlines.min { next = min(next, deadline.due) }
         if let oldest = waiting.first { next = min(next, oldest.submittedAt + queueTimeout) }
         if !polledJobs.isEmpty { next = min(next, now + 1_000_000) }
-        if !readyHere.isEmpty { return 0 }
+        // Work of this thread that no fd will announce: jobs the device called back for, and
+        // jobs that finished when they started at the end of the turn.
+        if !readyHere.isEmpty || !finishedThisTurn.isEmpty { return 0 }
         if let guestTimeout { next = min(next, now &+ UInt64(max(0, guestTimeout)) * 1_000_000) }
         if stopping {
             // After the deadline, the loop only waits out its guest's answers, for a second more.

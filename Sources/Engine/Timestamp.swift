@@ -22,6 +22,9 @@ public struct Timestamp: Sendable, Equatable {
         Timestamp(wallNanoseconds: readWallClock(), monotonicNanoseconds: readMonotonicClock())
     }
 
+    /// CLOCK_MONOTONIC alone, for deadlines that need no wall time (one clock read, not two).
+    public static func monotonicNow() -> UInt64 { readMonotonicClock() }
+
     /// The time from `self` to `later`, in nanoseconds, never negative.
     public func nanoseconds(until later: Timestamp) -> UInt64 {
         later.monotonicNanoseconds >= monotonicNanoseconds

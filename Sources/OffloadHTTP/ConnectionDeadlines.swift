@@ -113,9 +113,5 @@ final class ConnectionDeadlines: @unchecked Sendable {
         if cut > 0 { cutOffCount.add(cut, ordering: .relaxed) }
     }
 
-    private static func now() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-    }
+    private static func now() -> UInt64 { Timestamp.monotonicNow() }
 }

@@ -86,7 +86,11 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
 
     @Test func anEmptyInputFailsTheJobWithADeviceError() async throws {
         try await withEngine(configuration(latency: .milliseconds(1))) { engine in
+            let started = ContinuousClock.now
             let failed = await engine.run(JobRequest(input: []))
+            // It fails when it starts: answered then, not when the loop next wakes for something
+            // else (its 30 s job timeout, with nothing else due).
+            #expect(ContinuousClock.now - started < .seconds(5))
             #expect(failed.status == .failed)
             #expect(failed.error?.code == .deviceError)
             #expect(failed.output == nil)

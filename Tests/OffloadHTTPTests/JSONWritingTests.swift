@@ -57,6 +57,40 @@ import Testing
         #expect(list[2] as? String == "00abff")
     }
 
+    /// Written into a buffer of its own that grows: a document many times its first capacity,
+    /// nested, with every width of integer, comes out whole and in order.
+    @Test func aDocumentLargerThanItsBufferComesOutWhole() throws {
+        let numbers = [0, 9, 10, 99, 100, 12_345, -1, -10, Int.max, Int.min + 1]
+        var json = JSONWriter(capacity: 8)
+        json.beginObject()
+        json.key("items")
+        json.beginArray()
+        for index in 0..<500 {
+            json.beginObject()
+            json.field("index", index)
+            json.field("name", "item \(index)")
+            json.key("numbers")
+            json.beginArray()
+            for number in numbers { json.int(number) }
+            json.endArray()
+            json.endObject()
+        }
+        json.endArray()
+        json.key("done")
+        json.bool(true)
+        json.endObject()
+        let bytes = json.bytes
+        #expect(bytes.count > 40_000)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        let items = try #require(parsed["items"] as? [[String: Any]])
+        #expect(items.count == 500)
+        #expect(items.enumerated().allSatisfy { index, item in
+            item["index"] as? Int == index && item["name"] as? String == "item \(index)"
+                && (item["numbers"] as? [Int]) == numbers
+        })
+        #expect(parsed["done"] as? Bool == true)
+    }
+
     @Test func uuidsAreCanonicalLowercase() {
         let id = UUID(uuidString: "5F0C8A4E-1B2C-4D3E-8F90-0123456789AB")!
         #expect(text { $0.uuid(id) } == "\"5f0c8a4e-1b2c-4d3e-8f90-0123456789ab\"")
