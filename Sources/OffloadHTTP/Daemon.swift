@@ -36,7 +36,7 @@ final class Daemon: Sendable {
     init(configuration: ServerConfiguration, engine: Engine, store: DurableStore?, keys: KeyRing, logger: Logger) throws {
         self.engine = engine
         self.requestLog = RequestLog(logger: logger, format: configuration.logFormat)
-        let metrics = ServiceMetrics()
+        let metrics = ServiceMetrics(loops: engine.configuration.threads)
         self.metrics = metrics
         let lifecycle = self.lifecycle
         let memory = MemoryBudget(limit: configuration.maxBytesInFlight)
@@ -395,7 +395,7 @@ final class Daemon: Sendable {
     private func queue(_ response: HTTPResponse, for exchange: Exchange) -> MHD_Result {
         exchange.status = response.status
         metrics.requestAnswered(
-            route: exchange.route?.template ?? "unmatched",
+            onLoop: exchange.daemon.index, route: exchange.route?.template ?? "unmatched",
             method: exchange.request.method, status: response.status,
             duration: ContinuousClock.now - exchange.startedAt)
         guard let created = Self.makeResponse(body: response.body) else { return .NO }

@@ -120,7 +120,7 @@ final class JobRunner: Sendable {
         do {
             return try engine.submit(request, onLoop: loop) { record in
                 memory.release(bytes)
-                metrics.jobFinished(record)
+                metrics.jobFinished(record, onLoop: loop)
                 whenFinished(record)
             }
         } catch {

@@ -7,45 +7,9 @@ import Synchronization
 /// several servers in one process, as in the tests, stay apart). swift-prometheus's own API
 /// rather than swift-metrics' facade: only the former writes `# HELP` lines.
 final class ServiceMetrics: Sendable {
-    /// The label values of one request's series (its status as a number: the label's text is
-    /// made once, with the series).
-    private struct RequestSeries: Hashable {
-        let route: String
-        let method: String
-        let status: Int
-
-        /// Hashes the lengths rather than the text (two string hashes were a fair part of a
-        /// request's metrics): the few series that share them are told apart by `==`.
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(status)
-            hasher.combine(route.utf8.count)
-            hasher.combine(method.utf8.count)
-        }
-    }
-
-    /// The label values of one finished job's series.
-    private struct JobSeries: Hashable {
-        let provider: String
-        let algorithm: Algorithm
-        let operation: JobOperation
-        let status: JobStatus
-        let error: EngineError.Code?
-
-        /// Lengths again (these enums' own hashes hash their raw strings), and no provider:
-        /// it is the same for every job of a server.
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(algorithm.rawValue.utf8.count)
-            hasher.combine(operation.rawValue.utf8.count)
-            hasher.combine(status.rawValue.utf8.count)
-            hasher.combine(error?.rawValue.utf8.count ?? -1)
-        }
-    }
-
     private let registry = PrometheusCollectorRegistry()
-    /// Handles already made, found per request with one lock and one hash: making one takes
-    /// the registry's lock and builds its name and labels.
-    private let requestHandles = Mutex<[RequestSeries: (count: Counter, duration: DurationHistogram)]>([:])
-    private let jobHandles = Mutex<[JobSeries: (count: Counter, duration: DurationHistogram, device: DurationHistogram)]>([:])
+    /// Requests and jobs, counted by each engine loop on its own (the registry holds the rest).
+    private let loops: [LoopMetrics]
     private let jobsInFlight: Gauge
     private let jobsQueued: Gauge
     private let deviceRing: Gauge
@@ -63,18 +27,14 @@ final class ServiceMetrics: Sendable {
     private let reportedBusy = Mutex<[UInt64]>([])
     private let reportedCPUSeconds = Mutex<Double>(0)
 
-    private static let durationBuckets: [Duration] = [
-        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
-        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
-    ]
-
     /// A metric's full name and its `# HELP` text.
     private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
-    init() {
+    /// Metrics for a server of `loops` engine loops.
+    init(loops: Int) {
+        self.loops = (0..<max(loops, 1)).map { _ in LoopMetrics() }
         let registry = registry
         func gauge(_ name: String, _ help: String) -> Gauge {
             registry.makeGauge(descriptor: Self.named(name, help))
@@ -109,55 +69,27 @@ final class ServiceMetrics: Sendable {
         }
     }
 
-    /// One HTTP request answered, `duration` after its headers arrived. `route` is a route
-    /// template or `unmatched`, never the path.
-    func requestAnswered(route: String, method rawMethod: String, status: Int, duration: Duration) {
-        let method = Self.countedName(of: rawMethod)
-        let handles = Self.handles(for: RequestSeries(route: route, method: method, status: status), in: requestHandles) {
-            series in
-            (registry.makeCounter(
-                descriptor: Self.named("offload_http_requests_total", "HTTP requests answered, by route, method and status."),
-                labels: [("route", series.route), ("method", series.method), ("status", String(series.status))]),
-             durationHistogram(
-                "offload_http_request_duration_seconds",
-                "From a request's headers to its answer, by route (a synchronous job's device time included).",
-                label: ("route", series.route)))
-        }
-        handles.count.increment()
-        handles.duration.record(duration)
+    /// One HTTP request answered on engine loop `loop`, `duration` after its headers arrived.
+    /// `route` is a route template or `unmatched`, never the path.
+    func requestAnswered(onLoop loop: Int, route: String, method rawMethod: String, status: Int, duration: Duration) {
+        let series = LoopMetrics.RequestSeries(route: route, method: Self.countedName(of: rawMethod), status: status)
+        loops[loop].requestAnswered(series, nanoseconds: Self.nanoseconds(duration))
     }
 
-    /// One job finished: counted by provider, algorithm, operation and final status, with its durations.
-    func jobFinished(_ record: JobRecord) {
-        let series = JobSeries(
+    /// One job finished on engine loop `loop`: counted by provider, algorithm, operation and
+    /// final status, with its durations.
+    func jobFinished(_ record: JobRecord, onLoop loop: Int) {
+        let series = LoopMetrics.JobSeries(
             provider: record.provider, algorithm: record.algorithm, operation: record.operation, status: record.status,
             error: record.error?.code)
-        let handles = Self.handles(for: series, in: jobHandles) { series in
-            let algorithm = series.algorithm.rawValue
-            let values = [
-                series.provider, algorithm, series.operation.rawValue, series.status.rawValue, series.error?.rawValue ?? "none",
-            ]
-            return (
-                registry.makeCounter(
-                    descriptor: Self.named(
-                        "offload_jobs_total",
-                        "Jobs finished, by provider, algorithm, operation, status and error code (none when completed)."),
-                    labels: Array(zip(["provider", "algorithm", "operation", "status", "error"], values))),
-                durationHistogram(
-                    "offload_job_duration_seconds", "From a job's submission to its end, by algorithm.",
-                    label: ("algorithm", algorithm)),
-                durationHistogram(
-                    "offload_device_duration_seconds",
-                    "From an operation's submission to the device to its completion, by algorithm.",
-                    label: ("algorithm", algorithm)))
-        }
-        handles.count.increment()
-        if let completed = record.completedAt {
-            handles.duration.recordNanoseconds(Int64(record.createdAt.nanoseconds(until: completed)))
-        }
-        if let device = record.deviceNanoseconds {
-            handles.device.recordNanoseconds(Int64(device))
-        }
+        loops[loop].jobFinished(
+            series, nanoseconds: record.completedAt.map { Int64(record.createdAt.nanoseconds(until: $0)) },
+            deviceNanoseconds: record.deviceNanoseconds.map { Int64($0) })
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// The text exposition, with the gauges read from the engine now.
@@ -198,25 +130,11 @@ final class ServiceMetrics: Sendable {
                 reported[unit] = busy[unit]
             }
         }
-        return registry.emitToBuffer()
-    }
-
-    /// The registry returns the histogram a name and label already have, so series that share
-    /// a label share it.
-    private func durationHistogram(_ name: String, _ help: String, label: (name: String, value: String)) -> DurationHistogram {
-        registry.makeDurationHistogram(
-            descriptor: Self.named(name, help), labels: [(label.name, label.value)], buckets: Self.durationBuckets)
-    }
-
-    /// The handles of `series`, made once.
-    private static func handles<Series: Hashable & Sendable, Handles: Sendable>(
-        for series: Series, in cache: borrowing Mutex<[Series: Handles]>, make: (Series) -> Handles
-    ) -> Handles {
-        cache.withLock { cache in
-            if let existing = cache[series] { return existing }
-            let made = make(series)
-            cache[series] = made
-            return made
-        }
+        var text = registry.emitToBuffer()
+        var total = LoopMetrics.State()
+        for loop in loops { loop.add(to: &total) }
+        MetricsText.appendRequests(total.requests, to: &text)
+        MetricsText.appendJobs(total.jobs, to: &text)
+        return text
     }
 }

@@ -21,7 +21,7 @@ import Testing
         configuration.device.latency = .milliseconds(1)
         let engine = try Engine(configuration: configuration)
         let runner = JobRunner(
-            engine: engine, store: nil, memory: MemoryBudget(limit: 1 << 20), metrics: ServiceMetrics())
+            engine: engine, store: nil, memory: MemoryBudget(limit: 1 << 20), metrics: ServiceMetrics(loops: 1))
         return (engine, runner)
     }
 
@@ -70,7 +70,7 @@ import Testing
         var configuration = EngineConfiguration(threads: 1, maxJobsPerThread: 1, maxQueuedJobsPerThread: 0)
         configuration.device.latency = .seconds(5)
         let engine = try Engine(configuration: configuration)
-        let runner = JobRunner(engine: engine, store: nil, memory: MemoryBudget(limit: 1 << 20), metrics: ServiceMetrics())
+        let runner = JobRunner(engine: engine, store: nil, memory: MemoryBudget(limit: 1 << 20), metrics: ServiceMetrics(loops: 1))
         let refused = await Self.answer(engine) { answer in
             runner.run(JobRequest(input: [1]), respondAsync: false, binary: false, onLoop: 0) { _ in }
             // The only slot is taken and nothing may wait: refused, and answered in this call.
