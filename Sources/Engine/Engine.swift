@@ -20,7 +20,7 @@ public final class Engine: Sendable {
         }
         self.configuration = configuration
         store = JobStore(
-            retainedFinishedJobs: configuration.retainedFinishedJobs,
+            shards: configuration.threads, retainedFinishedJobs: configuration.retainedFinishedJobs,
             retainedOutputBytes: configuration.retainedOutputBytes)
         let device = configuration.provider == CryptoProvider.simulationName
             ? try SimulatedAccelerator(configuration: configuration.device) : nil
@@ -70,14 +70,15 @@ public final class Engine: Sendable {
         guard provider.algorithms.contains(request.algorithm) else {
             throw EngineError.unsupportedAlgorithm(request.algorithm, provider: provider.name)
         }
-        let record = store.create(request, provider: provider.name)
+        // The record goes in the store's shard of the loop that runs the job.
+        let index = loop ?? threads.indices.min {
+            threads[$0].load.load(ordering: .relaxed) < threads[$1].load.load(ordering: .relaxed)
+        }!
+        let entry = store.create(request, provider: provider.name, shard: index)
+        let record = entry.record
         let submission = EngineSubmission(
-            id: record.id, request: request, submittedAt: record.createdAt.monotonicNanoseconds, completion: completion)
-        let result = if let loop {
-            threads[loop].submitLocally(submission)
-        } else {
-            threads.min { $0.load.load(ordering: .relaxed) < $1.load.load(ordering: .relaxed) }!.submit(submission)
-        }
+            entry: entry, request: request, submittedAt: record.createdAt.monotonicNanoseconds, completion: completion)
+        let result = loop == nil ? threads[index].submit(submission) : threads[index].submitLocally(submission)
         switch result {
         case .accepted:
             return record

@@ -53,6 +53,8 @@ public struct EngineConfiguration: Sendable {
     func validate() throws {
         let invalid = EngineError.invalidConfiguration
         guard threads >= 1 else { throw invalid("At least one engine thread is needed.") }
+        // A job id names its loop's part of the store in one byte.
+        guard threads <= 256 else { throw invalid("At most 256 engine threads.") }
         guard maxJobsPerThread >= 1 else { throw invalid("The job pool needs room for at least one job.") }
         guard maxQueuedJobsPerThread >= 0 else { throw invalid("The job queue bound cannot be negative.") }
         guard jobTimeout > .zero else { throw invalid("The job timeout must be positive.") }

@@ -288,7 +288,7 @@ final class EngineLoop: @unchecked Sendable {
             job.waitContext.jobToken = token
             jobs[token] = job
             deadlines.insert(JobDeadline(due: submission.submittedAt + jobTimeout, token: token))
-            store.update(submission.id) { record in
+            store.update(submission.entry) { record in
                 record.status = .running
                 record.engine = index
                 record.startedAt = .now()
@@ -404,7 +404,7 @@ final class EngineLoop: @unchecked Sendable {
         let result = job?.outcome(provider: provider)
         /// The output the store does not keep, for the completion alone.
         var unretainedOutput: [UInt8]?
-        var record = store.update(submission.id) { record in
+        var record = store.update(submission.entry) { record in
             record.completedAt = finishedAt
             record.engine = index
             if let job, let result {

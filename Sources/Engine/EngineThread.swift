@@ -3,7 +3,9 @@ import Synchronization
 
 /// A job on its way to an engine thread.
 struct EngineSubmission: Sendable {
-    let id: UUID
+    /// The job's record in the store.
+    let entry: JobStore.Entry
+    var id: UUID { entry.record.id }
     let request: JobRequest
     let submittedAt: UInt64
     let completion: @Sendable (JobRecord) -> Void

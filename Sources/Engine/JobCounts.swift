@@ -28,4 +28,12 @@ public struct JobCounts: Sendable, Equatable {
             }
         }
     }
+
+    /// Adds `other`'s counts to these.
+    public mutating func add(_ other: JobCounts) {
+        queued += other.queued
+        running += other.running
+        completed += other.completed
+        failed += other.failed
+    }
 }

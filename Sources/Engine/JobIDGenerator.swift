@@ -3,19 +3,31 @@ import Foundation
 import Synchronization
 
 /// Random (version 4) UUIDs for job ids, from OpenSSL's DRBG in batches: Foundation's UUID()
-/// makes a getrandom system call per id, and a DRBG call per id costs as much again.
+/// makes a getrandom system call per id, and a DRBG call per id costs as much again. An id
+/// names the job store's shard that holds it in its last byte (modulo the number of shards).
 final class JobIDGenerator: Sendable {
     private static let batchSize = 4096
     private let pool = Mutex<(bytes: [UInt8], next: Int)>(([], 0))
 
-    func next() -> UUID {
+    /// A new id whose last byte is `shard` modulo `count` (`count` at most 256).
+    func next(shard: Int, of count: Int) -> UUID {
+        var uuid = randomUUID()
+        // The random byte's block of `count` values, at the shard's place in it (the block
+        // below when that passes 255).
+        var last = Int(uuid.15) / count * count + shard
+        if last > 255 { last -= count }
+        uuid.15 = UInt8(last)
+        return UUID(uuid: uuid)
+    }
+
+    private func randomUUID() -> uuid_t {
         pool.withLock { pool in
             if pool.next + 16 > pool.bytes.count {
                 var fresh = [UInt8](repeating: 0, count: Self.batchSize)
                 guard RAND_bytes(&fresh, Int32(Self.batchSize)) == 1 else {
                     // The DRBG failed: fall back to the system's generator, never to reused bytes.
                     pool = ([], 0)
-                    return UUID()
+                    return UUID().uuid
                 }
                 pool = (fresh, 0)
             }
@@ -32,7 +44,7 @@ final class JobIDGenerator: Sendable {
             pool.next += 16
             uuid.6 = uuid.6 & 0x0f | 0x40
             uuid.8 = uuid.8 & 0x3f | 0x80
-            return UUID(uuid: uuid)
+            return uuid
         }
     }
 }

@@ -4,6 +4,14 @@ import Synchronization
 
 /// Every job's record, newest first, with a bound on how many finished jobs are kept.
 /// Jobs that are queued or running are always kept.
+///
+/// The records are kept in shards, one per engine loop: a loop creates and changes the records
+/// of its own jobs under its shard's lock, which no other loop takes, so the loops do not pass
+/// a lock and a table between cores for every job. A job's id names its shard (its last byte,
+/// modulo the number of shards). Each shard keeps up to `retainedFinishedJobs` of its own
+/// newest finished jobs (so a job stays findable for at least that many later jobs of its loop,
+/// however unevenly the loops are loaded; a record without output is a few hundred bytes), and
+/// an equal share of `retainedOutputBytes` for their outputs (the bound memory relies on).
 public final class JobStore: Sendable {
     fileprivate struct State {
         /// Boxed: the table then moves 8-byte references when it grows or deletes, not records
@@ -29,74 +37,114 @@ public final class JobStore: Sendable {
         var plaintexts: [UUID] = []
     }
 
-    private let state = Mutex(State())
-    private let ids = JobIDGenerator()
-    /// The most finished jobs kept; older ones are forgotten.
+    private let shards: [Shard]
+    /// The most finished jobs each shard keeps; older ones are forgotten.
     public let retainedFinishedJobs: Int
     /// The most output bytes finished jobs keep together; the oldest are forgotten first, and
-    /// an output larger than this is not kept at all (its client was answered with it).
+    /// an output larger than a shard's share of this is not kept at all (its client was
+    /// answered with it).
     public let retainedOutputBytes: Int
 
-    public init(retainedFinishedJobs: Int = 10_000, retainedOutputBytes: Int = 256 << 20) {
-        precondition(retainedFinishedJobs >= 0 && retainedOutputBytes >= 0)
+    public init(shards: Int = 1, retainedFinishedJobs: Int = 10_000, retainedOutputBytes: Int = 256 << 20) {
+        precondition((1...256).contains(shards) && retainedFinishedJobs >= 0 && retainedOutputBytes >= 0)
         self.retainedFinishedJobs = retainedFinishedJobs
         self.retainedOutputBytes = retainedOutputBytes
+        self.shards = (0..<shards).map { index in
+            Shard(
+                index: index, retainedFinishedJobs: retainedFinishedJobs,
+                retainedOutputBytes: retainedOutputBytes / shards)
+        }
     }
 
-    /// Records a new queued job.
-    func create(_ request: JobRequest, provider: String) -> JobRecord {
-        let record = JobRecord(id: ids.next(), request: request, provider: provider, createdAt: .now())
-        state.withLock { state in
-            state.records[record.id] = RecordBox(record)
+    /// The shard that holds `id`'s record (if any does).
+    private func shard(of id: UUID) -> Shard {
+        shards[Int(id.uuid.15) % shards.count]
+    }
+
+    /// A job's place in the store: the loop that runs the job changes its record through it,
+    /// without hashing and looking up its id each time.
+    struct Entry: Sendable {
+        /// The record as created.
+        let record: JobRecord
+        fileprivate let box: RecordBox
+        fileprivate let shard: Shard
+    }
+
+    /// Records a new queued job in shard `shard` (the engine loop that runs it).
+    func create(_ request: JobRequest, provider: String, shard index: Int = 0) -> Entry {
+        let shard = shards[index]
+        let record = JobRecord(
+            id: shard.ids.next(shard: shard.index, of: shards.count), request: request, provider: provider, createdAt: .now())
+        let box = RecordBox(record)
+        shard.state.withLock { state in
+            state.records[record.id] = box
             state.creationOrder.append(record.id)
             state.count(record, by: 1)
         }
-        return record
+        return Entry(record: record, box: box, shard: shard)
     }
 
     /// Changes a job's record and returns the new value; a finished job may then
     /// push the oldest finished job out.
     @discardableResult
     func update(_ id: UUID, _ change: (inout JobRecord) -> Void) -> JobRecord? {
-        state.withLock { state in
+        let shard = shard(of: id)
+        return shard.state.withLock { state in
             guard let box = state.records[id] else { return nil }
-            let before = box.record.status
-            change(&box.record)
-            let record = box.record
-            if before != record.status {
-                state.count(record, in: before, by: -1)
-                state.count(record, by: 1)
-                if record.status.isFinished && !before.isFinished {
-                    if record.status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
-                    if record.operation == .decrypt && record.output != nil { state.plaintexts.append(id) }
-                    state.finishedOrder.append(id)
-                    state.outputBytes += record.output?.count ?? 0
-                    Self.evictExcessFinished(&state, keeping: retainedFinishedJobs, bytes: retainedOutputBytes)
-                }
-            }
-            return record
+            return Self.change(box, change, in: &state, of: shard)
         }
+    }
+
+    /// Changes the record of a job `create` made, as `update(_:_:)` does; nil once the store
+    /// no longer holds it.
+    @discardableResult
+    func update(_ entry: Entry, _ change: (inout JobRecord) -> Void) -> JobRecord? {
+        entry.shard.state.withLock { state in
+            guard entry.box.isStored else { return nil }
+            return Self.change(entry.box, change, in: &state, of: entry.shard)
+        }
+    }
+
+    private static func change(
+        _ box: RecordBox, _ change: (inout JobRecord) -> Void, in state: inout State, of shard: Shard
+    ) -> JobRecord {
+        let id = box.record.id
+        let before = box.record.status
+        change(&box.record)
+        let record = box.record
+        if before != record.status {
+            state.count(record, in: before, by: -1)
+            state.count(record, by: 1)
+            if record.status.isFinished && !before.isFinished {
+                if record.status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
+                if (record.output?.count ?? 0) > shard.retainedOutputBytes {
+                    // Larger than the whole bound: not kept, and nothing older is pushed out for it.
+                    state.forget(id)
+                    return record
+                }
+                if record.operation == .decrypt && record.output != nil { state.plaintexts.append(id) }
+                state.finishedOrder.append(id)
+                state.outputBytes += record.output?.count ?? 0
+                evictExcessFinished(&state, keeping: shard.retainedFinishedJobs, bytes: shard.retainedOutputBytes)
+            }
+        }
+        return record
     }
 
     /// Forgets a job that was never run (its submission was refused).
     func remove(_ id: UUID) {
-        state.withLock { state in
-            if let record = state.records.removeValue(forKey: id)?.record {
-                state.count(record, by: -1)
-            }
-        }
+        shard(of: id).state.withLock { state in _ = state.forget(id) }
     }
 
     /// Forgets finished jobs that a durable store now holds (jobs not finished are kept, and so
     /// are plaintexts: the store never holds those).
     public func forget(_ ids: [UUID]) {
-        state.withLock { state in
-            for id in ids {
+        for id in ids {
+            shard(of: id).state.withLock { state in
                 guard let record = state.records[id]?.record, record.status.isFinished,
                     record.operation != .decrypt || record.output == nil
-                else { continue }
-                state.records[id] = nil
-                state.count(record, by: -1)
+                else { return }
+                _ = state.forget(id)
                 state.outputBytes -= record.output?.count ?? 0
             }
         }
@@ -105,72 +153,87 @@ public final class JobStore: Sendable {
     /// Drops a decryption's plaintext: it was fetched once (its record then says
     /// `output_retained: false`).
     public func dropPlaintext(_ id: UUID) {
-        state.withLock { state in state.dropOutput(id) }
+        shard(of: id).state.withLock { state in state.dropOutput(id) }
     }
 
     /// Drops the plaintexts of decryptions finished before `cutoff` (wall clock): kept for the
     /// first fetch only so long.
     public func dropPlaintexts(finishedBefore cutoff: Int64) {
-        state.withLock { state in
-            var kept: [UUID] = []
-            for id in state.plaintexts {
-                guard let record = state.records[id]?.record, record.output != nil else { continue }
-                if (record.completedAt?.wallNanoseconds ?? 0) < cutoff { state.dropOutput(id) } else { kept.append(id) }
+        for shard in shards {
+            shard.state.withLock { state in
+                var kept: [UUID] = []
+                for id in state.plaintexts {
+                    guard let record = state.records[id]?.record, record.output != nil else { continue }
+                    if (record.completedAt?.wallNanoseconds ?? 0) < cutoff { state.dropOutput(id) } else { kept.append(id) }
+                }
+                state.plaintexts = kept
             }
-            state.plaintexts = kept
         }
     }
 
     /// The job's record while it is retained.
     public func job(_ id: UUID) -> JobRecord? {
-        state.withLock { $0.records[id]?.record }
+        shard(of: id).state.withLock { $0.records[id]?.record }
     }
 
     /// Up to `limit` jobs, newest first, optionally only those in `status`, with the counts of
     /// all retained jobs; with `owner`, only that owner's jobs and counts.
     public func list(status: JobStatus? = nil, owner: String? = nil, limit: Int) -> (jobs: [JobRecord], counts: JobCounts) {
-        state.withLock { state in
-            var jobs: [JobRecord] = []
-            jobs.reserveCapacity(min(limit, state.records.count))
-            var index = state.creationOrder.endIndex
-            while index > state.creationOrder.startIndex && jobs.count < limit {
-                index -= 1
-                guard let record = state.records[state.creationOrder[index]]?.record else { continue }
-                if (status == nil || record.status == status) && (owner == nil || record.owner == owner) {
-                    jobs.append(record)
+        var jobs: [JobRecord] = []
+        var counts = JobCounts()
+        for shard in shards {
+            shard.state.withLock { state in
+                var index = state.creationOrder.endIndex
+                var taken = 0
+                while index > state.creationOrder.startIndex && taken < limit {
+                    index -= 1
+                    guard let record = state.records[state.creationOrder[index]]?.record else { continue }
+                    if (status == nil || record.status == status) && (owner == nil || record.owner == owner) {
+                        jobs.append(record)
+                        taken += 1
+                    }
                 }
+                counts.add(owner.map { state.countsByOwner[$0] ?? JobCounts() } ?? state.counts)
             }
-            let counts = owner.map { state.countsByOwner[$0] ?? JobCounts() } ?? state.counts
-            return (jobs, counts)
         }
+        if shards.count > 1 {
+            jobs.sort { $0.createdAt.monotonicNanoseconds > $1.createdAt.monotonicNanoseconds }
+        }
+        return (Array(jobs.prefix(limit)), counts)
     }
 
     public var counts: JobCounts {
-        state.withLock { $0.counts }
+        sum { $0.counts }
     }
 
     /// The counts of the retained jobs a durable store holds too (all, or `owner`'s).
     public func durableCounts(owner: String? = nil) -> JobCounts {
-        state.withLock { state in
-            owner.map { state.durableCountsByOwner[$0] ?? JobCounts() } ?? state.durableCounts
-        }
+        sum { state in owner.map { state.durableCountsByOwner[$0] ?? JobCounts() } ?? state.durableCounts }
     }
 
     /// Jobs completed and failed since start, including those no longer retained.
     public var finishedTotals: (completed: Int, failed: Int) {
-        state.withLock { ($0.completedTotal, $0.failedTotal) }
+        shards.reduce((0, 0)) { totals, shard in
+            shard.state.withLock { (totals.0 + $0.completedTotal, totals.1 + $0.failedTotal) }
+        }
     }
 
     /// Bytes of output the retained finished jobs hold.
     public var retainedBytes: Int {
-        state.withLock { $0.outputBytes }
+        shards.reduce(0) { total, shard in total + shard.state.withLock { $0.outputBytes } }
+    }
+
+    /// The sum of `counts` over the shards.
+    private func sum(_ counts: (State) -> JobCounts) -> JobCounts {
+        var total = JobCounts()
+        for shard in shards { total.add(shard.state.withLock { counts($0) }) }
+        return total
     }
 
     private static func evictExcessFinished(_ state: inout State, keeping limit: Int, bytes byteLimit: Int) {
         while state.finishedOrder.count > limit || (state.outputBytes > byteLimit && !state.finishedOrder.isEmpty) {
             let evicted = state.finishedOrder.removeFirst()
-            if let record = state.records.removeValue(forKey: evicted)?.record {
-                state.count(record, by: -1)
+            if let record = state.forget(evicted) {
                 state.outputBytes -= record.output?.count ?? 0
             }
         }
@@ -183,6 +246,15 @@ public final class JobStore: Sendable {
 }
 
 extension JobStore.State {
+    /// Takes a record out of the table and its counts; its entry no longer changes it.
+    @discardableResult
+    fileprivate mutating func forget(_ id: UUID) -> JobRecord? {
+        guard let box = records.removeValue(forKey: id) else { return nil }
+        box.isStored = false
+        count(box.record, by: -1)
+        return box.record
+    }
+
     fileprivate mutating func dropOutput(_ id: UUID) {
         guard let box = records[id], let output = box.record.output else { return }
         outputBytes -= output.count
@@ -204,8 +276,26 @@ extension JobStore.State {
     }
 }
 
-/// A record in the store's table, changed in place under the store's lock.
-private final class RecordBox {
+/// One engine loop's part of the store.
+private final class Shard: Sendable {
+    let state = Mutex(JobStore.State())
+    let ids = JobIDGenerator()
+    let index: Int
+    let retainedFinishedJobs: Int
+    let retainedOutputBytes: Int
+
+    init(index: Int, retainedFinishedJobs: Int, retainedOutputBytes: Int) {
+        self.index = index
+        self.retainedFinishedJobs = retainedFinishedJobs
+        self.retainedOutputBytes = retainedOutputBytes
+    }
+}
+
+/// A record in the store's table, changed in place under its shard's lock (hence unchecked:
+/// the lock, not the type, keeps it to one thread at a time).
+private final class RecordBox: @unchecked Sendable {
     var record: JobRecord
+    /// False once the table no longer holds it.
+    var isStored = true
     init(_ record: JobRecord) { self.record = record }
 }

@@ -163,7 +163,8 @@ extension ServiceOption {
         ) { $1.server.jobRetention = try ConfigurationValue.duration($0) },
         ServiceOption(
             "retained-jobs", default: "`10000`",
-            "finished jobs kept for `GET /jobs` (in the store, and in memory for `memory:`); the output of a job "
+            "finished jobs kept for `GET /jobs` (in the store, and in memory for `memory:`, where each engine loop "
+                + "keeps this many of its own newest); the output of a job "
                 + "answered directly (not 202) whose input is over 64 KiB is not kept (its record shows `output_bytes` "
                 + "and `\"output_retained\": false`)"
         ) { $1.server.engine.retainedFinishedJobs = try ConfigurationValue.integer($0) },

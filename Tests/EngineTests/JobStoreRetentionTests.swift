@@ -4,8 +4,8 @@ import Testing
 
 /// The job store in process: what it keeps, what it forgets first, and its counts.
 @Suite struct JobStoreRetention {
-    static func finish(_ store: JobStore, output: Int = 0, owner: String? = nil) -> UUID {
-        let record = store.create(JobRequest(input: [1], owner: owner), provider: "test")
+    static func finish(_ store: JobStore, output: Int = 0, owner: String? = nil, shard: Int = 0) -> UUID {
+        let record = store.create(JobRequest(input: [1], owner: owner), provider: "test", shard: shard).record
         _ = store.update(record.id) { record in
             record.status = .completed
             record.output = [UInt8](repeating: 7, count: output)
@@ -16,7 +16,7 @@ import Testing
 
     @Test func theOldestFinishedJobsGoFirstAndUnfinishedOnesStay() {
         let store = JobStore(retainedFinishedJobs: 2)
-        let running = store.create(JobRequest(input: [1]), provider: "test")
+        let running = store.create(JobRequest(input: [1]), provider: "test").record
         let ids = (0..<4).map { _ in Self.finish(store) }
         #expect(store.job(running.id) != nil, "a job not finished is always kept")
         #expect(store.job(ids[0]) == nil && store.job(ids[1]) == nil)
@@ -40,5 +40,24 @@ import Testing
         #expect(store.list(owner: "bob", limit: 10).jobs.map(\.id) == [bobs])
         #expect(store.list(owner: "alice", limit: 10).counts.completed == 2)
         #expect(store.list(limit: 10).counts.completed == 3)
+    }
+
+    @Test func eachLoopsShardKeepsItsOwnNewestAndTheListMergesThemNewestFirst() {
+        let store = JobStore(shards: 2, retainedFinishedJobs: 2, retainedOutputBytes: 300)
+        let first = (0..<3).map { _ in Self.finish(store, shard: 0) }
+        let second = (0..<2).map { _ in Self.finish(store, shard: 1) }
+        #expect(first.allSatisfy { $0.uuid.15 % 2 == 0 } && second.allSatisfy { $0.uuid.15 % 2 == 1 })
+        #expect(store.job(first[0]) == nil, "shard 0 keeps its two newest, whatever shard 1 holds")
+        #expect([first[1], first[2], second[0], second[1]].allSatisfy { store.job($0) != nil })
+        #expect(store.list(limit: 10).jobs.map(\.id) == [second[1], second[0], first[2], first[1]])
+        #expect(store.list(limit: 3).jobs.map(\.id) == [second[1], second[0], first[2]])
+        #expect(store.counts.completed == 4 && store.finishedTotals.completed == 5)
+        // Each shard has 150 bytes for outputs.
+        let kept = Self.finish(store, output: 150, shard: 1)
+        #expect(store.job(kept) != nil && store.job(second[1]) != nil && store.job(second[0]) == nil)
+        let tooLarge = Self.finish(store, output: 151, shard: 1)
+        #expect(store.job(tooLarge) == nil, "larger than its shard's bytes: not kept")
+        #expect(store.job(kept) != nil && store.retainedBytes == 150, "and nothing older went for it")
+        #expect(store.job(UUID()) == nil)
     }
 }
