@@ -2,40 +2,36 @@ import Foundation
 
 /// Writes JSON straight into bytes. Responses are built on the request path, where
 /// Foundation's encoders would cost more than the rest of the request; the bytes go into a
-/// buffer of its own through a pointer (an array's `append` checks uniqueness and capacity,
-/// and is not inlined, for every byte or piece), and become an array once, in `bytes`.
-///
-/// Noncopyable: it owns its buffer, which a copy would share.
+/// `ByteWriter`, and become an array once, in `bytes`.
 struct JSONWriter: ~Copyable {
-    private var storage: UnsafeMutablePointer<UInt8>
-    private var count = 0
-    private var capacity: Int
+    private var out: ByteWriter
     /// Whether each open container already has an element (so the next needs a comma): bit n
     /// for the container at depth n. The API's documents nest a few levels deep.
     private var containerHasElement: UInt64 = 0
     private var depth = 0
     private var afterKey = false
-    private static let hexDigits: StaticString = "0123456789abcdef"
 
     init(capacity: Int = 512) {
-        self.capacity = max(capacity, 64)
-        storage = .allocate(capacity: self.capacity)
+        out = ByteWriter(capacity: capacity)
     }
 
-    deinit { storage.deallocate() }
-
     /// What has been written.
-    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+    var bytes: [UInt8] { out.bytes }
 
-    mutating func beginObject() { beginValue(); byte(UInt8(ascii: "{")); open() }
-    mutating func endObject() { depth -= 1; byte(UInt8(ascii: "}")) }
-    mutating func beginArray() { beginValue(); byte(UInt8(ascii: "[")); open() }
-    mutating func endArray() { depth -= 1; byte(UInt8(ascii: "]")) }
+    /// What has been written, without a copy.
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try out.withBytes(body)
+    }
+
+    mutating func beginObject() { beginValue(); out.byte(UInt8(ascii: "{")); open() }
+    mutating func endObject() { depth -= 1; out.byte(UInt8(ascii: "}")) }
+    mutating func beginArray() { beginValue(); out.byte(UInt8(ascii: "[")); open() }
+    mutating func endArray() { depth -= 1; out.byte(UInt8(ascii: "]")) }
 
     /// A key the code spells out: plain ASCII that needs no escaping.
     mutating func key(_ name: StaticString) {
         beginValue()
-        let text = room(name.utf8CodeUnitCount + 3)
+        let text = out.room(name.utf8CodeUnitCount + 3)
         text[0] = UInt8(ascii: "\"")
         text.advanced(by: 1).update(from: name.utf8Start, count: name.utf8CodeUnitCount)
         text[name.utf8CodeUnitCount + 1] = UInt8(ascii: "\"")
@@ -47,77 +43,42 @@ struct JSONWriter: ~Copyable {
     mutating func key(_ name: String) {
         beginValue()
         writeString(name)
-        byte(UInt8(ascii: ":"))
+        out.byte(UInt8(ascii: ":"))
         afterKey = true
     }
 
     mutating func string(_ value: String) { beginValue(); writeString(value) }
-    mutating func bool(_ value: Bool) { beginValue(); append(value ? "true" : "false") }
-    mutating func null() { beginValue(); append("null") }
+    mutating func bool(_ value: Bool) { beginValue(); out.append(value ? "true" : "false") }
+    mutating func null() { beginValue(); out.append("null") }
 
     mutating func int(_ value: Int) {
         beginValue()
-        if value < 0 { byte(UInt8(ascii: "-")) }
-        appendDecimal(value.magnitude)
+        if value < 0 { out.byte(UInt8(ascii: "-")) }
+        out.appendDecimal(value.magnitude)
     }
 
     /// Lowercase hex of `data` as a JSON string.
     mutating func hex(_ data: [UInt8]) {
         beginValue()
-        let text = room(data.count * 2 + 2)
-        text[0] = UInt8(ascii: "\"")
-        Self.hexDigits.withUTF8Buffer { digits in
-            var index = 1
-            for byte in data {
-                text[index] = digits[Int(byte >> 4)]
-                text[index + 1] = digits[Int(byte & 0x0f)]
-                index += 2
-            }
-        }
-        text[data.count * 2 + 1] = UInt8(ascii: "\"")
+        out.byte(UInt8(ascii: "\""))
+        out.appendHex(data)
+        out.byte(UInt8(ascii: "\""))
     }
 
     /// A UUID in its canonical lowercase form.
     mutating func uuid(_ id: UUID) {
         beginValue()
-        let text = room(38)
-        text[0] = UInt8(ascii: "\"")
-        Self.writeUUID(id, to: text + 1)
-        text[37] = UInt8(ascii: "\"")
-    }
-
-    /// The canonical lowercase text of `id`, unquoted (for the request log).
-    static func appendUUID(_ id: UUID, to bytes: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { buffer in
-            writeUUID(id, to: buffer.baseAddress!)
-            bytes.append(contentsOf: UnsafeBufferPointer(buffer))
-        }
-    }
-
-    /// The 36 bytes of `id`'s canonical lowercase text at `text`.
-    private static func writeUUID(_ id: UUID, to text: UnsafeMutablePointer<UInt8>) {
-        withUnsafeBytes(of: id.uuid) { raw in
-            hexDigits.withUTF8Buffer { digits in
-                var at = 0
-                for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        text[at] = UInt8(ascii: "-")
-                        at += 1
-                    }
-                    text[at] = digits[Int(raw[index] >> 4)]
-                    text[at + 1] = digits[Int(raw[index] & 0x0f)]
-                    at += 2
-                }
-            }
-        }
+        out.byte(UInt8(ascii: "\""))
+        out.appendUUID(id)
+        out.byte(UInt8(ascii: "\""))
     }
 
     /// Nanoseconds as milliseconds with three decimals (microsecond resolution).
     mutating func milliseconds(nanoseconds: UInt64) {
         beginValue()
         let microseconds = (nanoseconds + 500) / 1000
-        appendDecimal(UInt(microseconds / 1000))
-        let text = room(4)
+        out.appendDecimal(UInt(microseconds / 1000))
+        let text = out.room(4)
         text[0] = UInt8(ascii: ".")
         Self.writeDigits(Int(microseconds % 1000), width: 3, to: text + 1)
     }
@@ -130,7 +91,7 @@ struct JSONWriter: ~Copyable {
         let (year, month, day) = Self.civilDate(daysSinceEpoch: millisecondOfDay < 0 ? days - 1 : days)
         let time = Int(millisecondOfDay < 0 ? millisecondOfDay + 86_400_000 : millisecondOfDay)
         // "2026-11-28T09:36:45.123Z", quoted: 26 bytes.
-        let text = room(26)
+        let text = out.room(26)
         text[0] = UInt8(ascii: "\"")
         Self.writeDigits(year, width: 4, to: text + 1)
         text[5] = UInt8(ascii: "-")
@@ -178,103 +139,40 @@ struct JSONWriter: ~Copyable {
         }
         guard depth > 0 else { return }
         let bit: UInt64 = 1 << (depth - 1)
-        if containerHasElement & bit != 0 { byte(UInt8(ascii: ",")) }
+        if containerHasElement & bit != 0 { out.byte(UInt8(ascii: ",")) }
         containerHasElement |= bit
-    }
-
-    /// The next `length` bytes of the buffer, counted as written: the caller fills them.
-    private mutating func room(_ length: Int) -> UnsafeMutablePointer<UInt8> {
-        if count + length > capacity { grow(toHold: count + length) }
-        defer { count += length }
-        return storage + count
-    }
-
-    @inline(never)
-    private mutating func grow(toHold needed: Int) {
-        let larger = max(needed, 2 * capacity)
-        let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
-        moved.update(from: storage, count: count)
-        storage.deallocate()
-        storage = moved
-        capacity = larger
-    }
-
-    private mutating func byte(_ value: UInt8) { room(1).pointee = value }
-
-    private mutating func append(_ text: StaticString) {
-        room(text.utf8CodeUnitCount).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
-    }
-
-    private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let start = bytes.baseAddress, !bytes.isEmpty else { return }
-        room(bytes.count).update(from: start, count: bytes.count)
-    }
-
-    private mutating func appendDecimal(_ value: UInt) {
-        let digits = Self.decimalDigits(value)
-        Self.writeDigits(value, count: digits, to: room(digits))
-    }
-
-    /// The decimal digits of `value` (for the request log).
-    static func appendDecimal(_ value: UInt, to bytes: inout [UInt8]) {
-        let digits = decimalDigits(value)
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: digits) { buffer in
-            writeDigits(value, count: digits, to: buffer.baseAddress!)
-            bytes.append(contentsOf: UnsafeBufferPointer(buffer))
-        }
-    }
-
-    private static func decimalDigits(_ value: UInt) -> Int {
-        var digits = 1
-        var remaining = value
-        while remaining >= 10 {
-            remaining /= 10
-            digits += 1
-        }
-        return digits
-    }
-
-    private static func writeDigits(_ value: UInt, count: Int, to text: UnsafeMutablePointer<UInt8>) {
-        var remaining = value
-        for index in stride(from: count - 1, through: 0, by: -1) {
-            text[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
-            remaining /= 10
-        }
     }
 
     /// `value`'s last `width` decimal digits, zero-padded, at `text`.
     private static func writeDigits(_ value: Int, width: Int, to text: UnsafeMutablePointer<UInt8>) {
-        writeDigits(UInt(value), count: width, to: text)
+        ByteWriter.writeDigits(UInt(value), count: width, to: text)
     }
 
     private mutating func writeString(_ value: String) {
-        byte(UInt8(ascii: "\""))
+        out.byte(UInt8(ascii: "\""))
         var value = value
         // Native strings are contiguous UTF-8: checked and copied as one buffer.
         value.withUTF8 { utf8 in
             if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                append(utf8)
+                out.append(utf8)
             } else {
                 for byte in utf8 { appendEscaped(byte) }
             }
         }
-        byte(UInt8(ascii: "\""))
+        out.byte(UInt8(ascii: "\""))
     }
 
     private mutating func appendEscaped(_ value: UInt8) {
         switch value {
-        case UInt8(ascii: "\""): append("\\\"")
-        case UInt8(ascii: "\\"): append("\\\\")
-        case UInt8(ascii: "\n"): append("\\n")
-        case UInt8(ascii: "\r"): append("\\r")
-        case UInt8(ascii: "\t"): append("\\t")
+        case UInt8(ascii: "\""): out.append("\\\"")
+        case UInt8(ascii: "\\"): out.append("\\\\")
+        case UInt8(ascii: "\n"): out.append("\\n")
+        case UInt8(ascii: "\r"): out.append("\\r")
+        case UInt8(ascii: "\t"): out.append("\\t")
         case 0..<0x20:
-            append("\\u00")
-            Self.hexDigits.withUTF8Buffer { digits in
-                byte(digits[Int(value >> 4)])
-                byte(digits[Int(value & 0x0f)])
-            }
-        default: byte(value)
+            out.append("\\u00")
+            out.appendHex(value)
+        default: out.byte(value)
         }
     }
 

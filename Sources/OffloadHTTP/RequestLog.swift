@@ -112,7 +112,7 @@ final class RequestLog: Sendable {
 
     private func write() {
         var text = TextTime()
-        var lines: [UInt8] = []
+        var lines = ByteWriter(capacity: 64 * 1024)
         var lineEnds: [Int] = []
         var entries: [Entry] = []
         while true {
@@ -128,7 +128,7 @@ final class RequestLog: Sendable {
                 if dropped > 0 {
                     logger.warning("request log lines dropped: the output did not keep up", metadata: ["lines": "\(dropped)"])
                 }
-                lines.removeAll(keepingCapacity: true)
+                lines.removeAll()
                 lineEnds.removeAll(keepingCapacity: true)
                 for entry in entries {
                     switch format {
@@ -151,11 +151,12 @@ final class RequestLog: Sendable {
 
     /// Writes the lines in writes of whole lines, each at most `atomicWriteBytes` unless one
     /// line alone is longer.
-    private func writeWhole(_ lines: [UInt8], lineEnds: [Int]) {
-        lines.withUnsafeBytes { bytes in
+    private func writeWhole(_ lines: borrowing ByteWriter, lineEnds: [Int]) {
+        let total = lines.count
+        lines.withBytes { bytes in
             var start = 0
             var index = 0
-            while start < lines.count {
+            while start < total {
                 var end = lineEnds[index]
                 index += 1
                 while index < lineEnds.count && lineEnds[index] - start <= Self.atomicWriteBytes {
@@ -176,74 +177,70 @@ final class RequestLog: Sendable {
 
     /// swift-log's stream format: `2026-11-28T09:36:45+0000 info offload-http: key=value ... [OffloadHTTP] request`,
     /// metadata keys in order.
-    private func appendText(_ entry: Entry, time: inout TextTime, to line: inout [UInt8]) {
-        line.append(contentsOf: time.formatted(wallNanoseconds: entry.wallNanoseconds))
-        line.append(contentsOf: textLevelAndLabel)
-        Self.append(" client.address=", to: &line)
+    private func appendText(_ entry: Entry, time: inout TextTime, to line: inout ByteWriter) {
+        line.append(time.formatted(wallNanoseconds: entry.wallNanoseconds))
+        line.append(textLevelAndLabel)
+        line.append(" client.address=")
         Self.appendAddress(of: entry, to: &line)
-        Self.append(" duration_ms=", to: &line)
+        line.append(" duration_ms=")
         Self.appendMilliseconds(entry.duration, to: &line)
-        Self.append(" http.method=", to: &line)
+        line.append(" http.method=")
         Self.appendPrintable(entry.method, to: &line)
         if let outcome = entry.outcome {
-            Self.append(" http.outcome=", to: &line)
-            line.append(contentsOf: outcome.utf8)
+            line.append(" http.outcome=")
+            line.append(string: outcome)
         }
-        Self.append(" http.path=", to: &line)
+        line.append(" http.path=")
         Self.appendPrintable(entry.path, to: &line)
-        Self.append(" http.status=", to: &line)
+        line.append(" http.status=")
         if let status = entry.status {
-            JSONWriter.appendDecimal(UInt(clamping: status), to: &line)
+            line.appendDecimal(UInt(clamping: status))
         } else {
-            line.append(UInt8(ascii: "-"))
+            line.byte(UInt8(ascii: "-"))
         }
         if let job = entry.job {
             if let algorithm = job.algorithm {
-                Self.append(" job.algorithm=", to: &line)
-                line.append(contentsOf: algorithm.rawValue.utf8)
+                line.append(" job.algorithm=")
+                line.append(string: algorithm.rawValue)
             }
             if let items = job.batchItems {
-                Self.append(" job.batch_items=", to: &line)
-                JSONWriter.appendDecimal(UInt(clamping: items), to: &line)
+                line.append(" job.batch_items=")
+                line.appendDecimal(UInt(clamping: items))
             }
         }
         if let jobID = entry.jobID {
-            Self.append(" job.id=", to: &line)
-            JSONWriter.appendUUID(jobID, to: &line)
+            line.append(" job.id=")
+            line.appendUUID(jobID)
         }
         if let job = entry.job {
             if let keyName = job.keyName {
-                Self.append(" job.key=", to: &line)
-                line.append(contentsOf: keyName.utf8)
+                line.append(" job.key=")
+                line.append(string: keyName)
             }
-            Self.append(" job.operation=", to: &line)
-            line.append(contentsOf: job.operation.rawValue.utf8)
+            line.append(" job.operation=")
+            line.append(string: job.operation.rawValue)
         }
-        Self.append(" [OffloadHTTP] request\n", to: &line)
-    }
-
-    private static func append(_ text: StaticString, to line: inout [UInt8]) {
-        text.withUTF8Buffer { line.append(contentsOf: $0) }
+        line.append(" [OffloadHTTP] request\n")
     }
 
     /// `printable(text)`, appended without making a string when there is nothing to escape.
-    private static func appendPrintable(_ text: String, to line: inout [UInt8]) {
+    private static func appendPrintable(_ text: String, to line: inout ByteWriter) {
         var text = text
         let plain = text.withUTF8 { utf8 in
             guard !utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\\") }) else { return false }
-            line.append(contentsOf: utf8)
+            line.append(utf8)
             return true
         }
-        if !plain { line.append(contentsOf: printable(text).utf8) }
+        if !plain { line.append(string: printable(text)) }
     }
 
     /// The JSON handler's format: every field a string, keys in order.
-    private func appendJSON(_ entry: Entry, to line: inout [UInt8]) {
+    private func appendJSON(_ entry: Entry, to line: inout ByteWriter) {
         var json = JSONWriter(capacity: 256)
         json.beginObject()
-        var address: [UInt8] = []
+        var address = ByteWriter(capacity: 64)
         Self.appendAddress(of: entry, to: &address)
-        json.field("client.address", String(decoding: address, as: UTF8.self))
+        json.field("client.address", String(decoding: address.bytes, as: UTF8.self))
         // Numbers as numbers, for collectors that sum and compare them.
         let (seconds, attoseconds) = entry.duration.components
         json.key("duration_ms")
@@ -270,19 +267,19 @@ final class RequestLog: Sendable {
         json.key("time")
         json.timestamp(wallNanoseconds: entry.wallNanoseconds)
         json.endObject()
-        line.append(contentsOf: json.bytes)
-        line.append(UInt8(ascii: "\n"))
+        json.withBytes { line.append($0.assumingMemoryBound(to: UInt8.self)) }
+        line.byte(UInt8(ascii: "\n"))
     }
 
     /// The client's address as text (`192.0.2.1`, `2001:db8::1`), or `-` when unknown. IPv4
     /// digits are written directly: `inet_ntop` formats them with `sprintf`, which cost more
     /// than the rest of the line.
-    private static func appendAddress(of entry: Entry, to line: inout [UInt8]) {
+    private static func appendAddress(of entry: Entry, to line: inout ByteWriter) {
         switch entry.clientAddressLength {
         case 4:
             for index in 0..<4 {
-                if index > 0 { line.append(UInt8(ascii: ".")) }
-                JSONWriter.appendDecimal(UInt(entry.clientAddress[index]), to: &line)
+                if index > 0 { line.byte(UInt8(ascii: ".")) }
+                line.appendDecimal(UInt(entry.clientAddress[index]))
             }
         case 16:
             var bytes = entry.clientAddress
@@ -290,23 +287,23 @@ final class RequestLog: Sendable {
             let written = withUnsafeBytes(of: &bytes) { raw in
                 inet_ntop(AF_INET6, raw.baseAddress, &buffer, socklen_t(buffer.count))
             }
-            guard written != nil else { return line.append(UInt8(ascii: "-")) }
-            line.append(contentsOf: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+            guard written != nil else { return line.byte(UInt8(ascii: "-")) }
+            line.append(buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
         default:
-            line.append(UInt8(ascii: "-"))
+            line.byte(UInt8(ascii: "-"))
         }
     }
 
     /// Milliseconds with three decimals, as `1.933`.
-    private static func appendMilliseconds(_ duration: Duration, to line: inout [UInt8]) {
+    private static func appendMilliseconds(_ duration: Duration, to line: inout ByteWriter) {
         let (seconds, attoseconds) = duration.components
         let microseconds = UInt(clamping: max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
-        JSONWriter.appendDecimal(microseconds / 1000, to: &line)
-        line.append(UInt8(ascii: "."))
+        line.appendDecimal(microseconds / 1000)
+        line.byte(UInt8(ascii: "."))
         let fraction = microseconds % 1000
-        line.append(UInt8(ascii: "0") + UInt8(fraction / 100))
-        line.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
-        line.append(UInt8(ascii: "0") + UInt8(fraction % 10))
+        line.byte(UInt8(ascii: "0") + UInt8(fraction / 100))
+        line.byte(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
+        line.byte(UInt8(ascii: "0") + UInt8(fraction % 10))
     }
 
     /// The text format's local time, formatted once per second.
