@@ -61,12 +61,11 @@ final class AsyncJob {
         // A MAC's output is its 32 bytes, whatever the input's length.
         let outputCount = request.algorithm.isMAC ? Algorithm.macBytes : request.algorithm.isSignature ? 128 : dataCount
         let signatureCount = request.algorithm.isSignature ? request.expected.count : 0
-        memory = .allocate(
-            byteCount: fixed + request.aad.count + dataCount + outputCount + 1 + (rewraps ? fixed + dataCount : 0)
-                + signatureCount,
-            // Byte buffers: the alignment of a word is enough (16 made the runtime ask
-            // posix_memalign rather than malloc).
-            alignment: MemoryLayout<UInt64>.alignment)
+        let byteCount = fixed + request.aad.count + dataCount + outputCount + 1 + (rewraps ? fixed + dataCount : 0)
+            + signatureCount
+        // malloc, freed with free: `allocate` asks the runtime for 16-byte alignment whatever
+        // it is given, which it serves with posix_memalign, slower than malloc.
+        memory = UnsafeMutableRawBufferPointer(start: malloc(byteCount)!, count: byteCount)
         memory.initializeMemory(as: UInt8.self, repeating: 0)
         let base = memory.baseAddress!
         let key = base
@@ -78,13 +77,13 @@ final class AsyncJob {
         if request.algorithm.isSignature {
             guard let privateKey = request.key?.privateKey() else {
                 EVP_CIPHER_CTX_free(cipherContext)
-                memory.deallocate()
+                free(memory.baseAddress)
                 throw EngineError(code: .invalidKey, message: "Key \(request.key?.name ?? "") holds no private key.")
             }
             guard let context = EVP_MD_CTX_new() else {
                 EVP_PKEY_free(privateKey)
                 EVP_CIPHER_CTX_free(cipherContext)
-                memory.deallocate()
+                free(memory.baseAddress)
                 throw EngineError(code: .engineError, message: "EVP_MD_CTX_new failed: \(openSSLErrors())")
             }
             signing = (context, privateKey)
@@ -94,7 +93,7 @@ final class AsyncJob {
         if request.algorithm.isMAC {
             guard let context = EVP_MAC_CTX_new(cipher) else {
                 EVP_CIPHER_CTX_free(cipherContext)
-                memory.deallocate()
+                free(memory.baseAddress)
                 throw EngineError(code: .engineError, message: "EVP_MAC_CTX_new failed: \(openSSLErrors())")
             }
             macContext = context
@@ -116,11 +115,11 @@ final class AsyncJob {
         if isAEAD && !opensSealed {
             guard RAND_bytes(nonce.assumingMemoryBound(to: UInt8.self), Int32(Self.nonceByteCount)) == 1 else {
                 EVP_CIPHER_CTX_free(cipherContext)
-                memory.deallocate()
+                free(memory.baseAddress)
                 throw EngineError(code: .engineError, message: "RAND_bytes failed: \(openSSLErrors())")
             }
         }
-        work = .allocate(capacity: 1)
+        work = malloc(MemoryLayout<cipher_job>.stride)!.bindMemory(to: cipher_job.self, capacity: 1)
         work.initialize(to: cipher_job())
         work.pointee.context = cipherContext
         work.pointee.mac_context = macContext
@@ -159,11 +158,11 @@ final class AsyncJob {
                 RAND_bytes(nonce2.assumingMemoryBound(to: UInt8.self), Int32(Self.nonceByteCount)) == 1
             else {
                 EVP_CIPHER_CTX_free(cipherContext)
-                memory.deallocate()
-                work.deallocate()
+                free(memory.baseAddress)
+                free(work)
                 throw EngineError(code: .engineError, message: "Preparing the rewrap failed: \(openSSLErrors())")
             }
-            let second = UnsafeMutablePointer<cipher_job>.allocate(capacity: 1)
+            let second = malloc(MemoryLayout<cipher_job>.stride)!.bindMemory(to: cipher_job.self, capacity: 1)
             second.initialize(to: cipher_job())
             second.pointee.context = context2
             second.pointee.cipher = cipher
@@ -195,12 +194,12 @@ final class AsyncJob {
         }
         if let sealing {
             EVP_CIPHER_CTX_free(sealing.context)
-            sealing.work.deallocate()
+            free(sealing.work)
         }
         // The key and the data leave no copy behind in freed memory.
         memset(memory.baseAddress!, 0, memory.count)
-        memory.deallocate()
-        work.deallocate()
+        free(memory.baseAddress)
+        free(work)
     }
 
     enum StepResult {

@@ -89,12 +89,18 @@ struct Router: Sendable {
         /// The methods the route answers; OPTIONS answers on every route.
         var methods: [String] {
             switch self {
-            case .encrypt, .decrypt, .rewrap, .datakey, .hmac, .sign, .verify, .keyRotation: ["POST", "OPTIONS"]
-            case .keys: ["GET", "HEAD", "POST", "OPTIONS"]
-            case .key: ["GET", "HEAD", "PATCH", "DELETE", "OPTIONS"]
-            default: ["GET", "HEAD", "OPTIONS"]
+            case .encrypt, .decrypt, .rewrap, .datakey, .hmac, .sign, .verify, .keyRotation: Self.postMethods
+            case .keys: Self.keysMethods
+            case .key: Self.keyMethods
+            default: Self.getMethods
             }
         }
+
+        // Made once: a literal array in `methods` was allocated on every request.
+        private static let postMethods = ["POST", "OPTIONS"]
+        private static let keysMethods = ["GET", "HEAD", "POST", "OPTIONS"]
+        private static let keyMethods = ["GET", "HEAD", "PATCH", "DELETE", "OPTIONS"]
+        private static let getMethods = ["GET", "HEAD", "OPTIONS"]
 
         /// The route's template, as metrics and the OpenAPI document name it.
         var template: String {
