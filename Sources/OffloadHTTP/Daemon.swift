@@ -299,23 +299,24 @@ final class Daemon: Sendable {
         connection: OpaquePointer, url: String, method: String, queryRefused: Bool,
         context: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
-        let prefer = header("Prefer", of: connection) ?? ""
+        var head = head(of: connection, queryRefused: queryRefused)
+        // libmicrohttpd has checked that the length is digits; it may still not fit an Int
+        // (18446744073709551615 is libmicrohttpd's "unknown size", which it would read until close).
+        let declaredLength = head.contentLength.map { UInt64($0).map { Int(clamping: $0) } ?? .max }
+        head.declaredLength = declaredLength
         let request = HTTPRequest(
             method: method, path: url, query: queryArguments(of: connection),
-            contentType: header("Content-Type", of: connection),
-            ifNoneMatch: header("If-None-Match", of: connection),
-            prefersAsync: prefer.lowercased().split(separator: ",").contains {
+            contentType: head.contentType,
+            ifNoneMatch: head.ifNoneMatch,
+            prefersAsync: (head.prefer ?? "").lowercased().split(separator: ",").contains {
                 $0.trimmingCharacters(in: .whitespaces) == "respond-async"
             },
             body: [],
-            accept: header("Accept", of: connection))
+            accept: head.accept)
         let connectionID = CMicroHTTPD_socket_context(connection).map { UInt(bitPattern: $0) } ?? 0
         let exchange = Exchange(
             connection: connection, connectionID: connectionID, daemon: loops.daemon(serving: connection),
             request: request)
-        // libmicrohttpd has checked that the length is digits; it may still not fit an Int
-        // (18446744073709551615 is libmicrohttpd's "unknown size", which it would read until close).
-        let declaredLength = header("Content-Length", of: connection).map { UInt64($0).map { Int(clamping: $0) } ?? .max }
         deadlines.headReceived(connectionID, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         exchange.daemon.requestsInProgress.add(1)
@@ -326,8 +327,7 @@ final class Daemon: Sendable {
             }
         }
         do {
-            exchange.request.principal = try headAdmission.admit(
-                head(of: connection, declaredLength: declaredLength, queryRefused: queryRefused), to: exchange.route)
+            exchange.request.principal = try headAdmission.admit(head, to: exchange.route)
         } catch {
             return queue(error.response, for: exchange)
         }
@@ -448,25 +448,27 @@ final class Daemon: Sendable {
         return created
     }
 
-    private func header(_ name: String, of connection: OpaquePointer) -> String? {
-        name.withCString { MHD_lookup_connection_value(connection, .HEADER_KIND, $0).map(text) }
-    }
-
-    /// How many times the request names each header that must appear once at most (framing,
-    /// RFC 9112 section 6.3, and credentials).
-    /// What the admission checks need of the head: header counts read in one pass, and values.
-    private func head(of connection: OpaquePointer, declaredLength: Int?, queryRefused: Bool) -> RequestHead {
-        var head = RequestHead(
-            headerBytes: Int(CMicroHTTPD_header_size(connection)), declaredLength: declaredLength,
-            queryRefused: queryRefused)
-        // One pass over the headers, which also keeps the first value of the two the checks read
-        // (no lookup, and no string, for a request that has neither).
+    /// What the service reads of the head, in one pass over the headers: how many times the
+    /// request names each header that must appear once at most (framing, RFC 9112 section
+    /// 6.3, and credentials), and the first value of each header it reads (no lookup per
+    /// header, and no string for a header the request lacks).
+    private func head(of connection: OpaquePointer, queryRefused: Bool) -> RequestHead {
+        var head = RequestHead(headerBytes: Int(CMicroHTTPD_header_size(connection)), queryRefused: queryRefused)
         withUnsafeMutablePointer(to: &head) { pointer in
             _ = MHD_get_connection_values(connection, .HEADER_KIND, { context, _, key, value in
                 guard let context, let key else { return .YES }
                 let head = context.assumingMemoryBound(to: RequestHead.self)
                 if strcasecmp(key, "Content-Length") == 0 {
                     head.pointee.contentLengthHeaders += 1
+                    if head.pointee.contentLength == nil { head.pointee.contentLength = value.map(text) ?? "" }
+                } else if strcasecmp(key, "Content-Type") == 0 {
+                    if head.pointee.contentType == nil { head.pointee.contentType = value.map(text) ?? "" }
+                } else if strcasecmp(key, "Accept") == 0 {
+                    if head.pointee.accept == nil { head.pointee.accept = value.map(text) ?? "" }
+                } else if strcasecmp(key, "Prefer") == 0 {
+                    if head.pointee.prefer == nil { head.pointee.prefer = value.map(text) ?? "" }
+                } else if strcasecmp(key, "If-None-Match") == 0 {
+                    if head.pointee.ifNoneMatch == nil { head.pointee.ifNoneMatch = value.map(text) ?? "" }
                 } else if strcasecmp(key, "Transfer-Encoding") == 0 {
                     head.pointee.transferEncodingHeaders += 1
                     if head.pointee.transferEncoding == nil { head.pointee.transferEncoding = value.map(text) ?? "" }

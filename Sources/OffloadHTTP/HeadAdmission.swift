@@ -13,6 +13,13 @@ struct RequestHead {
     var queryRefused = false
     var authorizationHeaders = 0
     var authorization: String?
+    /// The first value of each header the service reads besides the checks' (found in the
+    /// same pass over the headers).
+    var contentLength: String?
+    var contentType: String?
+    var accept: String?
+    var prefer: String?
+    var ifNoneMatch: String?
 }
 
 /// The checks a request's head passes before its body is read, transport-free: framing that

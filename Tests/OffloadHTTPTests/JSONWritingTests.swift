@@ -30,6 +30,21 @@ import Testing
         }
     }
 
+    @Test func timestampsInOneDocumentEachShowTheirOwnSecond() {
+        // The writer formats the date and time once per second: times within a second, the
+        // next second, and back, each come out right.
+        let second: Int64 = 1_798_761_599  // 2026-12-31T23:59:59Z
+        let written = text { json in
+            json.beginArray()
+            for (offset, milliseconds) in [(0, 1), (0, 999), (1, 0), (0, 500), (-86_400, 7)] as [(Int64, Int64)] {
+                json.timestamp(wallNanoseconds: ((second + offset) * 1000 + milliseconds) * 1_000_000)
+            }
+            json.endArray()
+        }
+        #expect(written == #"["2026-12-31T23:59:59.001Z","2026-12-31T23:59:59.999Z","2027-01-01T00:00:00.000Z","#
+            + #""2026-12-31T23:59:59.500Z","2026-12-30T23:59:59.007Z"]"#)
+    }
+
     @Test func stringsAreEscapedAndTheResultParses() throws {
         let tricky = "quote \" backslash \\ newline \n tab \t bell \u{7} é 🚀"
         let bytes = text {
