@@ -74,8 +74,7 @@ public final class Engine: Sendable {
         let index = loop ?? threads.indices.min {
             threads[$0].load.load(ordering: .relaxed) < threads[$1].load.load(ordering: .relaxed)
         }!
-        let entry = store.create(request, provider: provider.name, shard: index)
-        let record = entry.record
+        let (record, entry) = store.create(request, provider: provider.name, shard: index)
         let submission = EngineSubmission(
             entry: entry, request: request, submittedAt: record.createdAt.monotonicNanoseconds, completion: completion)
         let result = loop == nil ? threads[index].submit(submission) : threads[index].submitLocally(submission)

@@ -5,7 +5,7 @@ import Synchronization
 struct EngineSubmission: Sendable {
     /// The job's record in the store.
     let entry: JobStore.Entry
-    var id: UUID { entry.record.id }
+    var id: UUID { entry.id }
     let request: JobRequest
     let submittedAt: UInt64
     let completion: @Sendable (JobRecord) -> Void

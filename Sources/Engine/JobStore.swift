@@ -64,14 +64,13 @@ public final class JobStore: Sendable {
     /// A job's place in the store: the loop that runs the job changes its record through it,
     /// without hashing and looking up its id each time.
     struct Entry: Sendable {
-        /// The record as created.
-        let record: JobRecord
+        let id: UUID
         fileprivate let box: RecordBox
         fileprivate let shard: Shard
     }
 
     /// Records a new queued job in shard `shard` (the engine loop that runs it).
-    func create(_ request: JobRequest, provider: String, shard index: Int = 0) -> Entry {
+    func create(_ request: JobRequest, provider: String, shard index: Int = 0) -> (record: JobRecord, entry: Entry) {
         let shard = shards[index]
         let record = JobRecord(
             id: shard.ids.next(shard: shard.index, of: shards.count), request: request, provider: provider, createdAt: .now())
@@ -81,22 +80,11 @@ public final class JobStore: Sendable {
             state.creationOrder.append(record.id)
             state.count(record, by: 1)
         }
-        return Entry(record: record, box: box, shard: shard)
+        return (record, Entry(id: record.id, box: box, shard: shard))
     }
 
-    /// Changes a job's record and returns the new value; a finished job may then
-    /// push the oldest finished job out.
-    @discardableResult
-    func update(_ id: UUID, _ change: (inout JobRecord) -> Void) -> JobRecord? {
-        let shard = shard(of: id)
-        return shard.state.withLock { state in
-            guard let box = state.records[id] else { return nil }
-            return Self.change(box, change, in: &state, of: shard)
-        }
-    }
-
-    /// Changes the record of a job `create` made, as `update(_:_:)` does; nil once the store
-    /// no longer holds it.
+    /// Changes the record of a job `create` made and returns the new value (nil once the store
+    /// no longer holds it); a finished job may then push the oldest finished job of its shard out.
     @discardableResult
     func update(_ entry: Entry, _ change: (inout JobRecord) -> Void) -> JobRecord? {
         entry.shard.state.withLock { state in

@@ -5,13 +5,13 @@ import Testing
 /// The job store in process: what it keeps, what it forgets first, and its counts.
 @Suite struct JobStoreRetention {
     static func finish(_ store: JobStore, output: Int = 0, owner: String? = nil, shard: Int = 0) -> UUID {
-        let record = store.create(JobRequest(input: [1], owner: owner), provider: "test", shard: shard).record
-        _ = store.update(record.id) { record in
+        let entry = store.create(JobRequest(input: [1], owner: owner), provider: "test", shard: shard).entry
+        store.update(entry) { record in
             record.status = .completed
             record.output = [UInt8](repeating: 7, count: output)
             record.completedAt = .now()
         }
-        return record.id
+        return entry.id
     }
 
     @Test func theOldestFinishedJobsGoFirstAndUnfinishedOnesStay() {
