@@ -64,7 +64,17 @@ final class EngineLoop: @unchecked Sendable {
     }
     /// Finished jobs whose completions run together at the end of a turn of the loop, so that
     /// their clients are woken in one burst rather than one wake-up each.
-    private var finishedThisTurn: [(completion: @Sendable (JobRecord) -> Void, record: JobRecord)] = []
+    private var finishedThisTurn: [FinishedJob] = []
+    /// The jobs whose completions run now: swapped with `finishedThisTurn`, so that a job a
+    /// completion finishes waits for the next delivery instead of being cleared with these.
+    private var delivering: [FinishedJob] = []
+
+    /// A named struct rather than a tuple: an array of tuples is destroyed element by element
+    /// through the runtime's generic tuple code (a third of a delivery's instructions).
+    private struct FinishedJob {
+        let completion: @Sendable (JobRecord) -> Void
+        let record: JobRecord
+    }
 
     init(index: Int, configuration: EngineConfiguration, store: JobStore, provider: CryptoProvider,
          device: SimulatedAccelerator?, diagnostics: EngineDiagnostics) throws {
@@ -110,8 +120,9 @@ final class EngineLoop: @unchecked Sendable {
     /// Runs the completions of the jobs finished this turn; says whether there were any.
     private func deliverFinished() -> Bool {
         guard !finishedThisTurn.isEmpty else { return false }
-        for job in finishedThisTurn { job.completion(job.record) }
-        finishedThisTurn.removeAll(keepingCapacity: true)
+        swap(&finishedThisTurn, &delivering)
+        for index in delivering.indices { delivering[index].completion(delivering[index].record) }
+        delivering.removeAll(keepingCapacity: true)
         return true
     }
 
@@ -436,7 +447,8 @@ final class EngineLoop: @unchecked Sendable {
         owner.finished()
         // Records of unfinished jobs are never evicted, so the store always has this one;
         // the client is answered even if that invariant were ever broken.
-        finishedThisTurn.append((submission.completion, record ?? JobRecord(lost: submission, error: failure)))
+        finishedThisTurn.append(
+            FinishedJob(completion: submission.completion, record: record ?? JobRecord(lost: submission, error: failure)))
     }
 }
 
