@@ -23,13 +23,17 @@ final class JobIDGenerator: Sendable {
     private func randomUUID() -> uuid_t {
         pool.withLock { pool in
             if pool.next + 16 > pool.bytes.count {
-                var fresh = [UInt8](repeating: 0, count: Self.batchSize)
-                guard RAND_bytes(&fresh, Int32(Self.batchSize)) == 1 else {
+                // Refilled in place (its used bytes are zero): a new 4 KiB array per batch made
+                // malloc consolidate its free lists each time (a request of that size does).
+                if pool.bytes.count != Self.batchSize { pool.bytes = [UInt8](repeating: 0, count: Self.batchSize) }
+                let refilled = pool.bytes.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32($0.count)) == 1 }
+                guard refilled else {
                     // The DRBG failed: fall back to the system's generator, never to reused bytes.
-                    pool = ([], 0)
+                    pool.bytes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+                    pool.next = pool.bytes.count
                     return UUID().uuid
                 }
-                pool = (fresh, 0)
+                pool.next = 0
             }
             var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
             let next = pool.next
