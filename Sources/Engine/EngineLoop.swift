@@ -70,7 +70,7 @@ final class EngineLoop: @unchecked Sendable {
     private var delivering: [FinishedJob] = []
 
     /// A named struct rather than a tuple: an array of tuples is destroyed element by element
-    /// through the runtime's generic tuple code (a third of a delivery's instructions).
+    /// through the runtime's generic tuple code (3,000 instructions per request, callgrind).
     private struct FinishedJob {
         let completion: @Sendable (JobRecord) -> Void
         let record: JobRecord
