@@ -124,6 +124,12 @@ public final class Engine: Sendable {
         threads.reduce(0) { $0 + max(0, $1.load.load(ordering: .relaxed) - configuration.maxJobsPerThread) }
     }
 
+    /// Job deadlines the engine loops hold, as of their last turns: about the jobs in flight,
+    /// not every job of the last job timeout.
+    public var deadlinesHeld: Int {
+        threads.reduce(0) { $0 + $1.deadlinesHeld.load(ordering: .relaxed) }
+    }
+
     /// The deepest fibre stack use measured, in bytes, or nil when not measuring.
     public var deepestFibreStackBytes: Int? {
         diagnostics.stackGauge?.deepestBytes

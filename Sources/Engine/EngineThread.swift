@@ -47,6 +47,8 @@ final class EngineThread: Sendable {
     let index: Int
     /// Jobs submitted to this thread and not yet finished, for least-loaded placement.
     let load = Atomic<Int>(0)
+    /// Job deadlines the loop holds, as of its last turn (read by tests: about the jobs in flight).
+    let deadlinesHeld = Atomic<Int>(0)
     private let capacity: Int
     private let inbox = Mutex(Inbox())
     private let wakeUp: EventFD

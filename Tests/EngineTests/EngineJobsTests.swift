@@ -183,4 +183,17 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
         let waited = try #require(first.completedAt).nanoseconds(until: try #require(second.startedAt))
         #expect(waited < 1_000_000_000, "the second job waited \(waited) ns to start")
     }
+
+    /// A finished job's deadline does not stay for the job timeout: the loops hold about the
+    /// jobs in flight (they held every job of the last 30 s, tens of thousands a second under load).
+    @Test func finishedJobsLeaveNoDeadlinesBehind() async throws {
+        let held = try await withEngine(configuration(latency: .milliseconds(1), threads: 2)) { engine in
+            let records = await engine.runAll((0..<500).map { JobRequest(input: Array("job \($0)".utf8)) })
+            #expect(records.allSatisfy { $0.status == .completed })
+            // One more job, so that each loop has turned once after the last of the 500.
+            _ = await engine.run(JobRequest(input: Array("last".utf8)))
+            return engine.deadlinesHeld
+        }
+        #expect(held <= 2, "\(held) deadlines held after every job finished")
+    }
 }
