@@ -81,6 +81,15 @@ struct ByteWriter: ~Copyable {
         Self.writeDigits(value, count: digits, to: room(digits))
     }
 
+    /// Nanoseconds as milliseconds with three decimals (`1.933`: microsecond resolution).
+    mutating func appendMilliseconds(nanoseconds: UInt64) {
+        let microseconds = (nanoseconds + 500) / 1000
+        appendDecimal(UInt(microseconds / 1000))
+        let text = room(4)
+        text[0] = UInt8(ascii: ".")
+        Self.writeDigits(UInt(microseconds % 1000), count: 3, to: text + 1)
+    }
+
     /// The canonical lowercase text of `id` (36 bytes).
     mutating func appendUUID(_ id: UUID) {
         let text = room(36)

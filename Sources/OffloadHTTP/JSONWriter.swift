@@ -79,11 +79,7 @@ struct JSONWriter: ~Copyable {
     /// Nanoseconds as milliseconds with three decimals (microsecond resolution).
     mutating func milliseconds(nanoseconds: UInt64) {
         beginValue()
-        let microseconds = (nanoseconds + 500) / 1000
-        out.appendDecimal(UInt(microseconds / 1000))
-        let text = out.room(4)
-        text[0] = UInt8(ascii: ".")
-        Self.writeDigits(Int(microseconds % 1000), width: 3, to: text + 1)
+        out.appendMilliseconds(nanoseconds: nanoseconds)
     }
 
     /// Nanoseconds since the epoch as an RFC 3339 UTC time with milliseconds.

@@ -9,7 +9,7 @@ final class PlaintextExpiry: @unchecked Sendable {
 
     init(jobs: JobStore, ttl: Duration) {
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "offload-http.plaintext-expiry"))
-        let ttlNanoseconds = ttl.components.seconds * 1_000_000_000 + ttl.components.attoseconds / 1_000_000_000
+        let ttlNanoseconds = Int64(clamping: ttl.nanoseconds)
         timer.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1), leeway: .milliseconds(100))
         timer.setEventHandler {
             jobs.dropPlaintexts(finishedBefore: Timestamp.now().wallNanoseconds - ttlNanoseconds)

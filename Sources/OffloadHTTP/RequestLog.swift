@@ -183,7 +183,7 @@ final class RequestLog: Sendable {
         line.append(" client.address=")
         Self.appendAddress(of: entry, to: &line)
         line.append(" duration_ms=")
-        Self.appendMilliseconds(entry.duration, to: &line)
+        line.appendMilliseconds(nanoseconds: entry.duration.nanoseconds)
         line.append(" http.method=")
         Self.appendPrintable(entry.method, to: &line)
         if let outcome = entry.outcome {
@@ -242,9 +242,8 @@ final class RequestLog: Sendable {
         Self.appendAddress(of: entry, to: &address)
         json.field("client.address", String(decoding: address.bytes, as: UTF8.self))
         // Numbers as numbers, for collectors that sum and compare them.
-        let (seconds, attoseconds) = entry.duration.components
         json.key("duration_ms")
-        json.milliseconds(nanoseconds: UInt64(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)))
+        json.milliseconds(nanoseconds: entry.duration.nanoseconds)
         json.field("http.method", entry.method)
         if let outcome = entry.outcome { json.field("http.outcome", outcome) }
         json.field("http.path", entry.path)
@@ -292,18 +291,6 @@ final class RequestLog: Sendable {
         default:
             line.byte(UInt8(ascii: "-"))
         }
-    }
-
-    /// Milliseconds with three decimals, as `1.933`.
-    private static func appendMilliseconds(_ duration: Duration, to line: inout ByteWriter) {
-        let (seconds, attoseconds) = duration.components
-        let microseconds = UInt(clamping: max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
-        line.appendDecimal(microseconds / 1000)
-        line.byte(UInt8(ascii: "."))
-        let fraction = microseconds % 1000
-        line.byte(UInt8(ascii: "0") + UInt8(fraction / 100))
-        line.byte(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
-        line.byte(UInt8(ascii: "0") + UInt8(fraction % 10))
     }
 
     /// The text format's local time, formatted once per second.

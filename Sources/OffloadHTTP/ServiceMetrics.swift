@@ -73,7 +73,7 @@ final class ServiceMetrics: Sendable {
     /// `route` is a route template or `unmatched`, never the path.
     func requestAnswered(onLoop loop: Int, route: String, method rawMethod: String, status: Int, duration: Duration) {
         let series = LoopMetrics.RequestSeries(route: route, method: Self.countedName(of: rawMethod), status: status)
-        loops[loop].requestAnswered(series, nanoseconds: Self.nanoseconds(duration))
+        loops[loop].requestAnswered(series, nanoseconds: Int64(clamping: duration.nanoseconds))
     }
 
     /// One job finished on engine loop `loop`: counted by provider, algorithm, operation and
@@ -85,11 +85,6 @@ final class ServiceMetrics: Sendable {
         loops[loop].jobFinished(
             series, nanoseconds: record.completedAt.map { Int64(record.createdAt.nanoseconds(until: $0)) },
             deviceNanoseconds: record.deviceNanoseconds.map { Int64($0) })
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// The text exposition, with the gauges read from the engine now.

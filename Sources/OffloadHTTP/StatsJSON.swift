@@ -39,8 +39,7 @@ enum StatsJSON {
             json.field("ring", device.operationsOnDevice)
             json.field("ring_depth", device.configuration.queueDepth)
             json.key("latency_ms")
-            json.milliseconds(nanoseconds: UInt64(device.configuration.latency.components.seconds) * 1_000_000_000
-                + UInt64(device.configuration.latency.components.attoseconds / 1_000_000_000))
+            json.milliseconds(nanoseconds: device.configuration.latency.nanoseconds)
             json.key("throughput_bytes_per_second")
             if let throughput = device.configuration.throughputBytesPerSecond { json.int(Int(throughput)) } else { json.null() }
             json.key("unit_busy_seconds")

@@ -427,10 +427,3 @@ private final class ConnectionBox: @unchecked Sendable {
         return connection
     }
 }
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}
