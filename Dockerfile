@@ -13,7 +13,7 @@ FROM ${BUILDER_IMAGE} AS build
 LABEL offload-http.stage=build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev pkg-config binutils \
+      libmicrohttpd-dev libssl-dev libsqlite3-dev libpq-dev libtcmalloc-minimal4 pkg-config binutils \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -29,7 +29,7 @@ RUN swift build -c release --static-swift-stdlib --product offload-http \
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libssl3 libsqlite3-0 libpq5 ca-certificates \
+      libmicrohttpd12 libssl3 libsqlite3-0 libpq5 libtcmalloc-minimal4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin offload \
  && install -d -o 10001 -g 10001 -m 0700 /var/lib/offload-http

@@ -8,9 +8,10 @@ import Synchronization
 /// a job whose body was admitted always runs, so a full budget cannot strand accepted work.
 ///
 /// Once nothing is in flight after a burst, it gives the heap's free pages back to the system
-/// (`malloc_trim`): glibc keeps the pages of freed large buffers in its arenas (one per thread
-/// that allocated, and its threshold for mmap-ed buffers rises after the first frees), so RSS
-/// would otherwise stay at a burst's peak for good. A fixed mmap threshold would also do it
+/// (`malloc_trim`, or tcmalloc's own release in the release binary, which links it): glibc
+/// keeps the pages of freed large buffers in its arenas (one per thread that allocated, and its
+/// threshold for mmap-ed buffers rises after the first frees), tcmalloc in its page heap, so
+/// RSS would otherwise stay at a burst's peak for long. A fixed mmap threshold would also do it
 /// but costs 1 MiB requests about 40% of their throughput in page faults; a trim costs a few
 /// milliseconds once per burst (bench/hostile measures both).
 final class MemoryBudget: @unchecked Sendable {
@@ -72,7 +73,7 @@ final class MemoryBudget: @unchecked Sendable {
     private func trimIfIdle() {
         guard heldBytes == 0, takenSinceTrim.load(ordering: .relaxed) >= Self.trimAfterBytes else { return }
         takenSinceTrim.store(0, ordering: .relaxed)
-        malloc_trim(0)
+        CLinux_release_free_heap_memory()
         trims.add(1, ordering: .relaxed)
     }
 
