@@ -27,8 +27,17 @@ import Testing
         Case(description: "a header just over the 8 KiB limit",
              bytes: request("GET /jobs HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 8_200))\r\nConnection: close\r\n\r\n"),
              status: [431]),
-        Case(description: "a header of 11.95 KB (libmicrohttpd's pool edge before)",
+        // The connection's pool is the header limit plus 4 KiB: a head that fills it to within
+        // an answer's headers (about 11.9 to 12.1 KB) leaves libmicrohttpd 0.9.75 no room for
+        // any answer, and it closes the connection; on either side of that band, 431.
+        Case(description: "a header of 11 KB (in the pool, over the limit)",
+             bytes: request("GET /jobs HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 11_000))\r\nConnection: close\r\n\r\n"),
+             status: [431]),
+        Case(description: "a head that fills libmicrohttpd's pool to its last bytes",
              bytes: request("GET /jobs HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 11_950))\r\nConnection: close\r\n\r\n"),
+             status: [431, nil]),
+        Case(description: "a header of 14 KB (past libmicrohttpd's pool)",
+             bytes: request("GET /jobs HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 14_000))\r\nConnection: close\r\n\r\n"),
              status: [431]),
         Case(description: "headers past libmicrohttpd's pool",
              bytes: request("GET /jobs HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 30_000))\r\nConnection: close\r\n\r\n"),
