@@ -102,7 +102,7 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     /// A submission from the loop's own thread, started in this turn.
-    func acceptLocally(_ submission: EngineSubmission) {
+    func acceptLocally(_ submission: consuming EngineSubmission) {
         confinement.check()
         waiting.append(submission)
     }
@@ -127,7 +127,11 @@ final class EngineLoop: @unchecked Sendable {
     private func deliverFinished() -> Bool {
         guard !finishedThisTurn.isEmpty else { return false }
         swap(&finishedThisTurn, &delivering)
-        for index in delivering.indices { delivering[index].completion(delivering[index].record) }
+        // Through the buffer: an element read through the array property is copied first
+        // (retaining the record's strings and arrays), one passed from the buffer is borrowed.
+        delivering.withUnsafeBufferPointer { jobs in
+            for job in jobs.indices { jobs[job].completion(jobs[job].record) }
+        }
         delivering.removeAll(keepingCapacity: true)
         return true
     }

@@ -111,7 +111,9 @@ final class EngineThread: Sendable {
 
     /// Queues a job submitted on this loop's own thread (by its guest): no lock, no wake-up;
     /// the loop starts it in the same turn.
-    func submitLocally(_ submission: EngineSubmission) -> SubmitResult {
+    /// `consuming`: the submission moves into the loop's queue instead of being copied (a copy
+    /// retains the request's arrays and strings and the completion, and the caller's then dies).
+    func submitLocally(_ submission: consuming EngineSubmission) -> SubmitResult {
         precondition(UInt(pthread_self()) == loopThreadID.load(ordering: .acquiring),
                      "a local submission must come from the loop's own thread")
         if loop.isStopping { return .stopping }

@@ -231,16 +231,19 @@ final class Daemon: Sendable {
         if lifecycle.current >= .draining && exchange.request.method == "POST" {
             return queue(drainingResponse, for: exchange)
         }
-        switch router.route(exchange.request, to: exchange.route) {
+        // Read out of the exchange once: each read of a class's stored struct as a whole (an
+        // argument, or a computed property of it) copies it, retaining its strings and arrays.
+        let request = exchange.request
+        switch router.route(request, to: exchange.route) {
         case .respond(let response):
             return queue(response, for: exchange)
-        case .runJob(let request, let respondAsync):
+        case .runJob(let job, let respondAsync):
             if requestLog.isEnabled {
                 exchange.jobFacts = RequestLog.JobFacts(
-                    operation: request.operation, algorithm: request.algorithm, keyName: request.key?.name, batchItems: nil)
+                    operation: job.operation, algorithm: job.algorithm, keyName: job.key?.name, batchItems: nil)
             }
             exchange.jobID = runner.run(
-                request, respondAsync: respondAsync, binary: exchange.request.prefersBinary,
+                job, respondAsync: respondAsync, binary: request.prefersBinary,
                 onLoop: exchange.daemon.index
             ) { response in exchange.finish(with: response) }
             return answerOrWait(exchange)

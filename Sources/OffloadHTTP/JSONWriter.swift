@@ -42,6 +42,14 @@ struct JSONWriter: ~Copyable {
         afterKey = true
     }
 
+    /// A whole member the code spells out, `"name":value`, plain ASCII that needs no escaping
+    /// (a field whose every value is known in advance, such as an enum's): one copy, where a
+    /// key and a string value are two, and the string is scanned for escapes.
+    mutating func member(_ text: StaticString) {
+        beginValue()
+        out.append(text)
+    }
+
     /// A key that comes from data.
     mutating func key(_ name: String) {
         beginValue()
@@ -160,16 +168,24 @@ struct JSONWriter: ~Copyable {
     }
 
     private mutating func writeString(_ value: String) {
-        out.byte(UInt8(ascii: "\""))
-        var value = value
-        // Native strings are contiguous UTF-8: checked and copied as one buffer.
-        value.withUTF8 { utf8 in
-            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                out.append(utf8)
-            } else {
-                for byte in utf8 { appendEscaped(byte) }
+        // Native strings are contiguous UTF-8: checked and copied as one buffer, with its quotes
+        // (`withUTF8` on a copy, as before, cost a copy of the string and a uniqueness check).
+        let copied = value.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+            var index = 0
+            while index < utf8.count {
+                let byte = utf8[index]
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+                index += 1
             }
+            let text = out.room(utf8.count + 2)
+            text[0] = UInt8(ascii: "\"")
+            if let start = utf8.baseAddress { (text + 1).update(from: start, count: utf8.count) }
+            text[utf8.count + 1] = UInt8(ascii: "\"")
+            return true
         }
+        guard copied != true else { return }
+        out.byte(UInt8(ascii: "\""))
+        for byte in value.utf8 { appendEscaped(byte) }
         out.byte(UInt8(ascii: "\""))
     }
 

@@ -56,9 +56,9 @@ enum JobJSON {
         json.beginObject()
         json.key("id")
         json.uuid(record.id)
-        json.field("status", record.status.rawValue)
-        json.field("operation", record.operation.rawValue)
-        json.field("algorithm", record.algorithm.rawValue)
+        json.member(member(record.status))
+        json.member(member(record.operation))
+        json.member(member(record.algorithm))
         if let keyName = record.keyName { json.field("key", keyName) }
         json.field("key_version", record.keyVersion)
         json.field("input_bytes", record.inputBytes)
@@ -150,6 +150,40 @@ enum JobJSON {
         }
         headers.append(("Offload-Timings-Ms", timings.joined(separator: ", ")))
         return headers
+    }
+
+    /// `"status":"<raw value>"`, spelled out for each case (JobJSONTests checks every case
+    /// against its raw value): written as one copy on every job answer.
+    static func member(_ status: JobStatus) -> StaticString {
+        switch status {
+        case .queued: "\"status\":\"queued\""
+        case .running: "\"status\":\"running\""
+        case .completed: "\"status\":\"completed\""
+        case .failed: "\"status\":\"failed\""
+        }
+    }
+
+    static func member(_ operation: JobOperation) -> StaticString {
+        switch operation {
+        case .encrypt: "\"operation\":\"encrypt\""
+        case .decrypt: "\"operation\":\"decrypt\""
+        case .rewrap: "\"operation\":\"rewrap\""
+        case .datakey: "\"operation\":\"datakey\""
+        case .hmac: "\"operation\":\"hmac\""
+        case .sign: "\"operation\":\"sign\""
+        case .verify: "\"operation\":\"verify\""
+        }
+    }
+
+    static func member(_ algorithm: Algorithm) -> StaticString {
+        switch algorithm {
+        case .xor0xAA: "\"algorithm\":\"xor-0xaa\""
+        case .aes256GCM: "\"algorithm\":\"aes-256-gcm\""
+        case .chacha20Poly1305: "\"algorithm\":\"chacha20-poly1305\""
+        case .hmacSHA256: "\"algorithm\":\"hmac-sha256\""
+        case .ecdsaP256: "\"algorithm\":\"ecdsa-p256\""
+        case .ed25519: "\"algorithm\":\"ed25519\""
+        }
     }
 
     private static func timestamp(_ name: StaticString, _ time: Timestamp?, to json: inout JSONWriter) {

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Testing
 @testable import OffloadHTTP
@@ -109,5 +110,38 @@ import Testing
     @Test func uuidsAreCanonicalLowercase() {
         let id = UUID(uuidString: "5F0C8A4E-1B2C-4D3E-8F90-0123456789AB")!
         #expect(text { $0.uuid(id) } == "\"5f0c8a4e-1b2c-4d3e-8f90-0123456789ab\"")
+    }
+
+    /// Strings copied whole (plain ASCII and UTF-8, empty, long, bridged from Foundation) come
+    /// out as they went in, and a member spelled out comes out beside written ones with its comma.
+    @Test func stringsWithoutEscapesAreCopiedWholeAndMembersTakeTheirCommas() throws {
+        let values = ["", "xor-0xaa", "é 🚀 ünïcödé", String(repeating: "long ", count: 100),
+                      NSString(string: "bridged from Foundation") as String]
+        let bytes = text {
+            $0.beginObject()
+            for (index, value) in values.enumerated() { $0.key("v\(index)" as String); $0.string(value) }
+            $0.member("\"spelled\":\"out\"")
+            $0.field("after", 1)
+            $0.endObject()
+        }
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes.utf8)) as? [String: Any])
+        for (index, value) in values.enumerated() { #expect(parsed["v\(index)"] as? String == value) }
+        #expect(parsed["spelled"] as? String == "out")
+        #expect(parsed["after"] as? Int == 1)
+    }
+
+    /// The members a job's status, operation and algorithm are written with, spelled out case by
+    /// case, say what the raw values say.
+    @Test func spelledOutJobMembersMatchTheirRawValues() {
+        func member(_ text: StaticString) -> String { text.withUTF8Buffer { String(decoding: $0, as: UTF8.self) } }
+        for status in JobStatus.allCases {
+            #expect(member(JobJSON.member(status)) == "\"status\":\"\(status.rawValue)\"")
+        }
+        for operation in JobOperation.allCases {
+            #expect(member(JobJSON.member(operation)) == "\"operation\":\"\(operation.rawValue)\"")
+        }
+        for algorithm in Algorithm.allCases {
+            #expect(member(JobJSON.member(algorithm)) == "\"algorithm\":\"\(algorithm.rawValue)\"")
+        }
     }
 }
