@@ -89,34 +89,36 @@ public final class JobStore: Sendable {
     func update(_ entry: Entry, _ change: (inout JobRecord) -> Void) -> JobRecord? {
         entry.shard.state.withLock { state in
             guard entry.box.isStored else { return nil }
-            return Self.change(entry.box, change, in: &state, of: entry.shard)
+            Self.change(entry.box, change, in: &state, of: entry.shard)
+            // The one copy: the bookkeeping reads the record in its box (a copy of a record
+            // retains its strings and arrays, and moves a few hundred bytes).
+            return entry.box.record
         }
     }
 
     private static func change(
         _ box: RecordBox, _ change: (inout JobRecord) -> Void, in state: inout State, of shard: Shard
-    ) -> JobRecord {
-        let id = box.record.id
+    ) {
         let before = box.record.status
         change(&box.record)
-        let record = box.record
-        if before != record.status {
-            state.count(record, in: before, by: -1)
-            state.count(record, by: 1)
-            if record.status.isFinished && !before.isFinished {
-                if record.status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
-                if (record.output?.count ?? 0) > shard.retainedOutputBytes {
-                    // Larger than the whole bound: not kept, and nothing older is pushed out for it.
-                    state.forget(id)
-                    return record
-                }
-                if record.operation == .decrypt && record.output != nil { state.plaintexts.append(id) }
-                state.finishedOrder.append(id)
-                state.outputBytes += record.output?.count ?? 0
-                evictExcessFinished(&state, keeping: shard.retainedFinishedJobs, bytes: shard.retainedOutputBytes)
-            }
+        let status = box.record.status
+        guard before != status else { return }
+        let owner = box.record.owner, storedDurably = box.record.storedDurably
+        state.count(before, owner: owner, storedDurably: storedDurably, by: -1)
+        state.count(status, owner: owner, storedDurably: storedDurably, by: 1)
+        guard status.isFinished && !before.isFinished else { return }
+        if status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
+        let id = box.record.id
+        let outputBytes = box.record.output?.count ?? 0
+        if outputBytes > shard.retainedOutputBytes {
+            // Larger than the whole bound: not kept, and nothing older is pushed out for it.
+            state.forget(id)
+            return
         }
-        return record
+        if box.record.operation == .decrypt && box.record.output != nil { state.plaintexts.append(id) }
+        state.finishedOrder.append(id)
+        state.outputBytes += outputBytes
+        evictExcessFinished(&state, keeping: shard.retainedFinishedJobs, bytes: shard.retainedOutputBytes)
     }
 
     /// Forgets a job that was never run (its submission was refused).
@@ -221,8 +223,8 @@ public final class JobStore: Sendable {
     private static func evictExcessFinished(_ state: inout State, keeping limit: Int, bytes byteLimit: Int) {
         while state.finishedOrder.count > limit || (state.outputBytes > byteLimit && !state.finishedOrder.isEmpty) {
             let evicted = state.finishedOrder.removeFirst()
-            if let record = state.forget(evicted) {
-                state.outputBytes -= record.output?.count ?? 0
+            if let outputBytes = state.forget(evicted) {
+                state.outputBytes -= outputBytes
             }
         }
         // Compact the creation order once most of its entries are dead, so memory stays
@@ -234,13 +236,15 @@ public final class JobStore: Sendable {
 }
 
 extension JobStore.State {
-    /// Takes a record out of the table and its counts; its entry no longer changes it.
+    /// Takes a record out of the table and its counts; its entry no longer changes it. Returns
+    /// the bytes of output the record held (nil when the table did not hold it). The record is
+    /// read in its box, not copied out.
     @discardableResult
-    fileprivate mutating func forget(_ id: UUID) -> JobRecord? {
+    fileprivate mutating func forget(_ id: UUID) -> Int? {
         guard let box = records.removeValue(forKey: id) else { return nil }
         box.isStored = false
-        count(box.record, by: -1)
-        return box.record
+        count(box.record.status, owner: box.record.owner, storedDurably: box.record.storedDurably, by: -1)
+        return box.record.output?.count ?? 0
     }
 
     fileprivate mutating func dropOutput(_ id: UUID) {
@@ -249,15 +253,19 @@ extension JobStore.State {
         box.record.output = nil
     }
 
-    /// Adds `delta` to the counts of `status` (the record's own by default), overall and for its owner.
-    fileprivate mutating func count(_ record: JobRecord, in status: JobStatus? = nil, by delta: Int) {
-        let status = status ?? record.status
+    /// Adds `delta` to the counts of the record's status, overall and for its owner.
+    fileprivate mutating func count(_ record: JobRecord, by delta: Int) {
+        count(record.status, owner: record.owner, storedDurably: record.storedDurably, by: delta)
+    }
+
+    /// Adds `delta` to the counts of `status`, overall and for `owner`.
+    fileprivate mutating func count(_ status: JobStatus, owner: String?, storedDurably: Bool, by delta: Int) {
         counts[status] += delta
-        if record.storedDurably { durableCounts[status] += delta }
-        guard let owner = record.owner else { return }
+        if storedDurably { durableCounts[status] += delta }
+        guard let owner else { return }
         countsByOwner[owner, default: JobCounts()][status] += delta
         if countsByOwner[owner] == JobCounts() { countsByOwner[owner] = nil }
-        if record.storedDurably {
+        if storedDurably {
             durableCountsByOwner[owner, default: JobCounts()][status] += delta
             if durableCountsByOwner[owner] == JobCounts() { durableCountsByOwner[owner] = nil }
         }
