@@ -17,8 +17,10 @@ public final class JobStore: Sendable {
         /// Boxed: the table then moves 8-byte references when it grows or deletes, not records
         /// of a few hundred bytes, and a record changes in place in its box.
         var records: [UUID: RecordBox] = [:]
-        /// Ids in creation order; ids of evicted jobs stay until the next compaction.
-        var creationOrder: [UUID] = []
+        /// Records in creation order; evicted ones (no longer `isStored`, their outputs dropped)
+        /// stay until the next compaction. Boxes, not ids: the list and the compaction read
+        /// them without a lookup (by id, the compaction was two hash lookups per job).
+        var creationOrder: [RecordBox] = []
         /// Ids of finished jobs in the order they finished, oldest first.
         var finishedOrder = Deque<UUID>()
         var counts = JobCounts()
@@ -77,7 +79,7 @@ public final class JobStore: Sendable {
         let box = RecordBox(record)
         shard.state.withLock { state in
             state.records[record.id] = box
-            state.creationOrder.append(record.id)
+            state.creationOrder.append(box)
             state.count(record, by: 1)
         }
         return (record, Entry(id: record.id, box: box, shard: shard))
@@ -89,36 +91,44 @@ public final class JobStore: Sendable {
     func update(_ entry: Entry, _ change: (inout JobRecord) -> Void) -> JobRecord? {
         entry.shard.state.withLock { state in
             guard entry.box.isStored else { return nil }
-            Self.change(entry.box, change, in: &state, of: entry.shard)
+            let unkept = Self.change(entry.box, change, in: &state, of: entry.shard)
             // The one copy: the bookkeeping reads the record in its box (a copy of a record
             // retains its strings and arrays, and moves a few hundred bytes).
-            return entry.box.record
+            guard let unkept else { return entry.box.record }
+            var record = entry.box.record
+            record.output = unkept
+            return record
         }
     }
 
+    /// Changes the record in its box and keeps the counts and the retention in step. Returns
+    /// the output of a job that finished with one too large to keep: the store forgot it, and
+    /// only the caller's copy of the record carries it.
     private static func change(
         _ box: RecordBox, _ change: (inout JobRecord) -> Void, in state: inout State, of shard: Shard
-    ) {
+    ) -> [UInt8]? {
         let before = box.record.status
         change(&box.record)
         let status = box.record.status
-        guard before != status else { return }
+        guard before != status else { return nil }
         let owner = box.record.owner, storedDurably = box.record.storedDurably
         state.count(before, owner: owner, storedDurably: storedDurably, by: -1)
         state.count(status, owner: owner, storedDurably: storedDurably, by: 1)
-        guard status.isFinished && !before.isFinished else { return }
+        guard status.isFinished && !before.isFinished else { return nil }
         if status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
         let id = box.record.id
         let outputBytes = box.record.output?.count ?? 0
         if outputBytes > shard.retainedOutputBytes {
             // Larger than the whole bound: not kept, and nothing older is pushed out for it.
+            let output = box.record.output
             state.forget(id)
-            return
+            return output
         }
         if box.record.operation == .decrypt && box.record.output != nil { state.plaintexts.append(id) }
         state.finishedOrder.append(id)
         state.outputBytes += outputBytes
         evictExcessFinished(&state, keeping: shard.retainedFinishedJobs, bytes: shard.retainedOutputBytes)
+        return nil
     }
 
     /// Forgets a job that was never run (its submission was refused).
@@ -131,11 +141,10 @@ public final class JobStore: Sendable {
     public func forget(_ ids: [UUID]) {
         for id in ids {
             shard(of: id).state.withLock { state in
-                guard let record = state.records[id]?.record, record.status.isFinished,
-                    record.operation != .decrypt || record.output == nil
+                guard let box = state.records[id], box.record.status.isFinished,
+                    box.record.operation != .decrypt || box.record.output == nil
                 else { return }
-                _ = state.forget(id)
-                state.outputBytes -= record.output?.count ?? 0
+                state.outputBytes -= state.forget(id) ?? 0
             }
         }
     }
@@ -177,7 +186,9 @@ public final class JobStore: Sendable {
                 var taken = 0
                 while index > state.creationOrder.startIndex && taken < limit {
                     index -= 1
-                    guard let record = state.records[state.creationOrder[index]]?.record else { continue }
+                    let box = state.creationOrder[index]
+                    guard box.isStored else { continue }
+                    let record = box.record
                     if (status == nil || record.status == status) && (owner == nil || record.owner == owner) {
                         jobs.append(record)
                         taken += 1
@@ -230,7 +241,7 @@ public final class JobStore: Sendable {
         // Compact the creation order once most of its entries are dead, so memory stays
         // proportional to what is retained.
         if state.creationOrder.count > 2 * state.records.count + 1024 {
-            state.creationOrder.removeAll { state.records[$0] == nil }
+            state.creationOrder.removeAll { !$0.isStored }
         }
     }
 }
@@ -244,7 +255,11 @@ extension JobStore.State {
         guard let box = records.removeValue(forKey: id) else { return nil }
         box.isStored = false
         count(box.record.status, owner: box.record.owner, storedDurably: box.record.storedDurably, by: -1)
-        return box.record.output?.count ?? 0
+        let outputBytes = box.record.output?.count ?? 0
+        // The box waits in the creation order until the next compaction: without its output,
+        // which the bound on retained bytes counts as gone.
+        box.record.output = nil
+        return outputBytes
     }
 
     fileprivate mutating func dropOutput(_ id: UUID) {
