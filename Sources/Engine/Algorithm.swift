@@ -28,4 +28,18 @@ public enum Algorithm: String, Sendable, CaseIterable {
 
     /// Bytes an AEAD ciphertext carries besides the plaintext: the nonce and the tag.
     public static let aeadOverhead = 28
+
+    /// Hashed by its case, not by its raw value: a raw-value enum hashes its string by default,
+    /// and every job looks its algorithm up in sets and tables several times.
+    public func hash(into hasher: inout Hasher) {
+        let position: UInt8 = switch self {
+        case .xor0xAA: 0
+        case .aes256GCM: 1
+        case .chacha20Poly1305: 2
+        case .hmacSHA256: 3
+        case .ecdsaP256: 4
+        case .ed25519: 5
+        }
+        hasher.combine(position)
+    }
 }
