@@ -102,7 +102,7 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     /// A submission from the loop's own thread, started in this turn.
-    func acceptLocally(_ submission: consuming EngineSubmission) {
+    func acceptLocally(_ submission: EngineSubmission) {
         confinement.check()
         waiting.append(submission)
     }
@@ -433,7 +433,7 @@ final class EngineLoop: @unchecked Sendable {
         let result = job?.outcome(provider: provider)
         /// The output the store does not keep, for the completion alone.
         var unretainedOutput: [UInt8]?
-        var record = store.update(submission.entry) { record in
+        var record = store.update(submission.entry) { (record: inout JobRecord) -> JobRecord in
             record.completedAt = finishedAt
             record.engine = index
             if let job, let result {
@@ -460,6 +460,7 @@ final class EngineLoop: @unchecked Sendable {
                 record.error = EngineError(code: .engineError, message: "The job ended without a result.")
                 record.status = .failed
             }
+            return record
         }
         if let unretainedOutput { record?.output = unretainedOutput }
         owner.finished()

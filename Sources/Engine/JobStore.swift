@@ -85,50 +85,43 @@ public final class JobStore: Sendable {
         return (record, Entry(id: record.id, box: box, shard: shard))
     }
 
-    /// Changes the record of a job `create` made and returns the new value (nil once the store
-    /// no longer holds it); a finished job may then push the oldest finished job of its shard out.
+    /// Changes the record of a job `create` made and gives back what `change` returns of it
+    /// (nil once the store no longer holds the record); a finished job may then push the
+    /// oldest finished job of its shard out. The caller takes only what it needs: a copy of a
+    /// record retains its strings and arrays and moves a few hundred bytes, and the bookkeeping
+    /// reads the record in its box.
     @discardableResult
-    func update(_ entry: Entry, _ change: (inout JobRecord) -> Void) -> JobRecord? {
+    func update<Result>(_ entry: Entry, _ change: (inout JobRecord) -> Result) -> Result? {
         entry.shard.state.withLock { state in
             guard entry.box.isStored else { return nil }
-            let unkept = Self.change(entry.box, change, in: &state, of: entry.shard)
-            // The one copy: the bookkeeping reads the record in its box (a copy of a record
-            // retains its strings and arrays, and moves a few hundred bytes).
-            guard let unkept else { return entry.box.record }
-            var record = entry.box.record
-            record.output = unkept
-            return record
+            let before = entry.box.record.status
+            let result = change(&entry.box.record)
+            Self.recordChanged(entry.box, from: before, in: &state, of: entry.shard)
+            return result
         }
     }
 
-    /// Changes the record in its box and keeps the counts and the retention in step. Returns
-    /// the output of a job that finished with one too large to keep: the store forgot it, and
-    /// only the caller's copy of the record carries it.
-    private static func change(
-        _ box: RecordBox, _ change: (inout JobRecord) -> Void, in state: inout State, of shard: Shard
-    ) -> [UInt8]? {
-        let before = box.record.status
-        change(&box.record)
+    /// Keeps the counts and the retention in step with a record changed in its box.
+    private static func recordChanged(_ box: RecordBox, from before: JobStatus, in state: inout State, of shard: Shard) {
         let status = box.record.status
-        guard before != status else { return nil }
+        guard before != status else { return }
         let owner = box.record.owner, storedDurably = box.record.storedDurably
         state.count(before, owner: owner, storedDurably: storedDurably, by: -1)
         state.count(status, owner: owner, storedDurably: storedDurably, by: 1)
-        guard status.isFinished && !before.isFinished else { return nil }
+        guard status.isFinished && !before.isFinished else { return }
         if status == .completed { state.completedTotal += 1 } else { state.failedTotal += 1 }
         let id = box.record.id
         let outputBytes = box.record.output?.count ?? 0
         if outputBytes > shard.retainedOutputBytes {
-            // Larger than the whole bound: not kept, and nothing older is pushed out for it.
-            let output = box.record.output
+            // Larger than the whole bound: not kept (the caller's copy, taken in its change,
+            // still has it), and nothing older is pushed out for it.
             state.forget(id)
-            return output
+            return
         }
         if box.record.operation == .decrypt && box.record.output != nil { state.plaintexts.append(id) }
         state.finishedOrder.append(id)
         state.outputBytes += outputBytes
         evictExcessFinished(&state, keeping: shard.retainedFinishedJobs, bytes: shard.retainedOutputBytes)
-        return nil
     }
 
     /// Forgets a job that was never run (its submission was refused).
