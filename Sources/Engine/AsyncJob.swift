@@ -41,27 +41,26 @@ final class AsyncJob {
     /// `cipher` is the EVP_CIPHER, or the EVP_MAC of a MAC algorithm; nil for a signature.
     init(submission: EngineSubmission, cipher: OpaquePointer?, waitContext: WaitContext,
          diagnostics: EngineDiagnostics) throws {
-        let request = submission.request
-        let isAEAD = request.algorithm.isAEAD
-        let opensSealed = isAEAD && request.operation.opensSealed
-        if opensSealed && request.input.count < Algorithm.aeadOverhead {
+        let isAEAD = submission.request.algorithm.isAEAD
+        let opensSealed = isAEAD && submission.request.operation.opensSealed
+        if opensSealed && submission.request.input.count < Algorithm.aeadOverhead {
             throw EngineError(
                 code: .invalidCiphertext,
                 message: "The input is shorter than a nonce and a tag (\(Algorithm.aeadOverhead) bytes); it was not made by /encrypt.")
         }
-        if (isAEAD || !request.algorithm.isCipher) && request.key == nil {
-            throw EngineError(code: .missingKey, message: "\(request.algorithm.rawValue) needs a key.")
+        if (isAEAD || !submission.request.algorithm.isCipher) && submission.request.key == nil {
+            throw EngineError(code: .missingKey, message: "\(submission.request.algorithm.rawValue) needs a key.")
         }
         guard let cipherContext = EVP_CIPHER_CTX_new() else {
             throw EngineError(code: .engineError, message: "EVP_CIPHER_CTX_new failed: \(openSSLErrors())")
         }
-        let dataCount = opensSealed ? request.input.count - Algorithm.aeadOverhead : request.input.count
+        let dataCount = opensSealed ? submission.request.input.count - Algorithm.aeadOverhead : submission.request.input.count
         let fixed = Self.keyByteCount + Self.nonceByteCount + Self.tagByteCount
-        let rewraps = request.operation == .rewrap && request.rewrapKey != nil
+        let rewraps = submission.request.operation == .rewrap && submission.request.rewrapKey != nil
         // A MAC's output is its 32 bytes, whatever the input's length.
-        let outputCount = request.algorithm.isMAC ? Algorithm.macBytes : request.algorithm.isSignature ? 128 : dataCount
-        let signatureCount = request.algorithm.isSignature ? request.expected.count : 0
-        let byteCount = fixed + request.aad.count + dataCount + outputCount + 1 + (rewraps ? fixed + dataCount : 0)
+        let outputCount = submission.request.algorithm.isMAC ? Algorithm.macBytes : submission.request.algorithm.isSignature ? 128 : dataCount
+        let signatureCount = submission.request.algorithm.isSignature ? submission.request.expected.count : 0
+        let byteCount = fixed + submission.request.aad.count + dataCount + outputCount + 1 + (rewraps ? fixed + dataCount : 0)
             + signatureCount
         // malloc, freed with free: `allocate` asks the runtime for 16-byte alignment whatever
         // it is given, which it serves with posix_memalign, slower than malloc.
@@ -72,13 +71,13 @@ final class AsyncJob {
         let nonce = key + Self.keyByteCount
         let tag = nonce + Self.nonceByteCount
         let aad = tag + Self.tagByteCount
-        let input = aad + request.aad.count
+        let input = aad + submission.request.aad.count
         let output = input + dataCount
-        if request.algorithm.isSignature {
-            guard let privateKey = request.key?.privateKey() else {
+        if submission.request.algorithm.isSignature {
+            guard let privateKey = submission.request.key?.privateKey() else {
                 EVP_CIPHER_CTX_free(cipherContext)
                 free(memory.baseAddress)
-                throw EngineError(code: .invalidKey, message: "Key \(request.key?.name ?? "") holds no private key.")
+                throw EngineError(code: .invalidKey, message: "Key \(submission.request.key?.name ?? "") holds no private key.")
             }
             guard let context = EVP_MD_CTX_new() else {
                 EVP_PKEY_free(privateKey)
@@ -90,7 +89,7 @@ final class AsyncJob {
         } else {
             signing = nil
         }
-        if request.algorithm.isMAC {
+        if submission.request.algorithm.isMAC {
             guard let context = EVP_MAC_CTX_new(cipher) else {
                 EVP_CIPHER_CTX_free(cipherContext)
                 free(memory.baseAddress)
@@ -100,9 +99,9 @@ final class AsyncJob {
         } else {
             macContext = nil
         }
-        if let cipherKey = request.key { cipherKey.bytes.withUnsafeBytes { key.copyMemory(from: $0.baseAddress!, byteCount: Self.keyByteCount) } }
-        request.aad.withUnsafeBytes { if let source = $0.baseAddress { aad.copyMemory(from: source, byteCount: $0.count) } }
-        request.input.withUnsafeBytes { sealed in
+        if let cipherKey = submission.request.key { cipherKey.bytes.withUnsafeBytes { key.copyMemory(from: $0.baseAddress!, byteCount: Self.keyByteCount) } }
+        submission.request.aad.withUnsafeBytes { if let source = $0.baseAddress { aad.copyMemory(from: source, byteCount: $0.count) } }
+        submission.request.input.withUnsafeBytes { sealed in
             guard let source = sealed.baseAddress else { return }
             if opensSealed {
                 nonce.copyMemory(from: source, byteCount: Self.nonceByteCount)
@@ -123,13 +122,13 @@ final class AsyncJob {
         work.initialize(to: cipher_job())
         work.pointee.context = cipherContext
         work.pointee.mac_context = macContext
-        work.pointee.cipher = request.algorithm.isMAC ? nil : cipher
-        work.pointee.encrypt = request.operation.opensSealed ? 0 : 1
+        work.pointee.cipher = submission.request.algorithm.isMAC ? nil : cipher
+        work.pointee.encrypt = submission.request.operation.opensSealed ? 0 : 1
         work.pointee.is_aead = isAEAD ? 1 : 0
-        work.pointee.key = isAEAD || request.algorithm.isMAC ? UnsafePointer(key.assumingMemoryBound(to: UInt8.self)) : nil
+        work.pointee.key = isAEAD || submission.request.algorithm.isMAC ? UnsafePointer(key.assumingMemoryBound(to: UInt8.self)) : nil
         work.pointee.nonce = isAEAD ? UnsafePointer(nonce.assumingMemoryBound(to: UInt8.self)) : nil
         work.pointee.aad = UnsafePointer(aad.assumingMemoryBound(to: UInt8.self))
-        work.pointee.aad_length = request.aad.count
+        work.pointee.aad_length = submission.request.aad.count
         work.pointee.input = UnsafePointer(input.assumingMemoryBound(to: UInt8.self))
         work.pointee.input_length = dataCount
         work.pointee.output = output.assumingMemoryBound(to: UInt8.self)
@@ -138,15 +137,15 @@ final class AsyncJob {
         if let signing {
             work.pointee.md_context = signing.context
             work.pointee.pkey = signing.key
-            work.pointee.digests_sha256 = request.algorithm == .ecdsaP256 ? 1 : 0
-            work.pointee.verify = request.operation == .verify ? 1 : 0
+            work.pointee.digests_sha256 = submission.request.algorithm == .ecdsaP256 ? 1 : 0
+            work.pointee.verify = submission.request.operation == .verify ? 1 : 0
             // The signature to check, after everything else in the job's memory.
             let signature = memory.baseAddress! + (memory.count - signatureCount)
-            request.expected.withUnsafeBytes { if let source = $0.baseAddress { signature.copyMemory(from: source, byteCount: $0.count) } }
+            submission.request.expected.withUnsafeBytes { if let source = $0.baseAddress { signature.copyMemory(from: source, byteCount: $0.count) } }
             work.pointee.signature = UnsafePointer(signature.assumingMemoryBound(to: UInt8.self))
             work.pointee.signature_length = signatureCount
         }
-        if rewraps, let sealingKey = request.rewrapKey {
+        if rewraps, let sealingKey = submission.request.rewrapKey {
             // The sealing half: a fresh nonce, the new key version, the same AAD; its input is
             // the opening half's output, set by the job when that half is done.
             let key2 = output + dataCount + 1
@@ -171,7 +170,7 @@ final class AsyncJob {
             second.pointee.key = UnsafePointer(key2.assumingMemoryBound(to: UInt8.self))
             second.pointee.nonce = UnsafePointer(nonce2.assumingMemoryBound(to: UInt8.self))
             second.pointee.aad = UnsafePointer(aad.assumingMemoryBound(to: UInt8.self))
-            second.pointee.aad_length = request.aad.count
+            second.pointee.aad_length = submission.request.aad.count
             second.pointee.output = output2.assumingMemoryBound(to: UInt8.self)
             second.pointee.tag = tag2.assumingMemoryBound(to: UInt8.self)
             work.pointee.then = second
@@ -251,18 +250,17 @@ final class AsyncJob {
         guard result.failed_step == Int32(CIPHER_JOB_OK.rawValue) else {
             return (.failure(failure(result, provider: provider)), unit, device)
         }
-        let request = submission.request
-        if request.operation == .verify && request.algorithm.isMAC {
+        if submission.request.operation == .verify && submission.request.algorithm.isMAC {
             // Equal MACs, compared in constant time: one byte, 1 or 0.
             let computed = UnsafeRawBufferPointer(start: result.output, count: result.output_length)
-            let equal = request.expected.count == computed.count
-                && request.expected.withUnsafeBytes { CRYPTO_memcmp($0.baseAddress, computed.baseAddress, computed.count) } == 0
+            let equal = submission.request.expected.count == computed.count
+                && submission.request.expected.withUnsafeBytes { CRYPTO_memcmp($0.baseAddress, computed.baseAddress, computed.count) } == 0
             return (.success([equal ? 1 : 0]), unit, device)
         }
         // A rewrap's output is its sealing half's.
         let last = sealing?.work.pointee ?? result
         let produced = UnsafeRawBufferPointer(start: last.output, count: last.output_length)
-        if request.algorithm.isAEAD && request.operation.sealsOutput {
+        if submission.request.algorithm.isAEAD && submission.request.operation.sealsOutput {
             var sealed = [UInt8]()
             sealed.reserveCapacity(Self.nonceByteCount + produced.count + Self.tagByteCount)
             sealed += UnsafeRawBufferPointer(start: last.nonce, count: Self.nonceByteCount)
@@ -286,9 +284,8 @@ final class AsyncJob {
         default:
             break
         }
-        let request = submission.request
-        if result.failed_step == Int32(CIPHER_JOB_FINAL.rawValue) && request.algorithm.isAEAD
-            && request.operation.opensSealed {
+        if result.failed_step == Int32(CIPHER_JOB_FINAL.rawValue) && submission.request.algorithm.isAEAD
+            && submission.request.operation.opensSealed {
             // Which of key, data or AAD was wrong cannot be told apart, by design of AEAD.
             return EngineError(
                 code: .authenticationFailed,
