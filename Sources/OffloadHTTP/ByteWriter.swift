@@ -37,6 +37,10 @@ struct ByteWriter: ~Copyable {
     mutating func removeAll() { count = 0 }
 
     /// The next `length` bytes of the buffer, counted as written: the caller fills them.
+    /// Inlined, with the other small writers here and in `JSONWriter`: called a few dozen times
+    /// per answer, and with a literal's length known where it is inlined, a copy of a few bytes
+    /// becomes a few moves instead of a call to memcpy.
+    @inline(__always)
     mutating func room(_ length: Int) -> UnsafeMutablePointer<UInt8> {
         if count + length > capacity { grow(toHold: count + length) }
         defer { count += length }
@@ -53,8 +57,10 @@ struct ByteWriter: ~Copyable {
         capacity = larger
     }
 
+    @inline(__always)
     mutating func byte(_ value: UInt8) { room(1).pointee = value }
 
+    @inline(__always)
     mutating func append(_ text: StaticString) {
         room(text.utf8CodeUnitCount).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
     }
@@ -76,6 +82,7 @@ struct ByteWriter: ~Copyable {
     }
 
     /// `value` in decimal.
+    @inline(__always)
     mutating func appendDecimal(_ value: UInt) {
         let digits = Self.decimalDigits(value)
         Self.writeDigits(value, count: digits, to: room(digits))
@@ -131,6 +138,7 @@ struct ByteWriter: ~Copyable {
         }
     }
 
+    @inline(__always)
     private static func decimalDigits(_ value: UInt) -> Int {
         var digits = 1
         var remaining = value
@@ -142,6 +150,7 @@ struct ByteWriter: ~Copyable {
     }
 
     /// `value`'s last `count` decimal digits, zero-padded, at `text`.
+    @inline(__always)
     static func writeDigits(_ value: UInt, count: Int, to text: UnsafeMutablePointer<UInt8>) {
         var remaining = value
         for index in stride(from: count - 1, through: 0, by: -1) {

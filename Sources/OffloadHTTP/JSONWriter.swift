@@ -32,6 +32,7 @@ struct JSONWriter: ~Copyable {
     mutating func endArray() { depth -= 1; out.byte(UInt8(ascii: "]")) }
 
     /// A key the code spells out: plain ASCII that needs no escaping.
+    @inline(__always)
     mutating func key(_ name: StaticString) {
         beginValue()
         let text = out.room(name.utf8CodeUnitCount + 3)
@@ -45,13 +46,15 @@ struct JSONWriter: ~Copyable {
     /// A whole member the code spells out, `"name":value`, plain ASCII that needs no escaping
     /// (a field whose every value is known in advance, such as an enum's): one copy, where a
     /// key and a string value are two, and the string is scanned for escapes.
+    @inline(__always)
     mutating func member(_ text: StaticString) {
         beginValue()
         out.append(text)
     }
 
-    /// A key that comes from data.
-    mutating func key(_ name: String) {
+    /// A key that comes from data. Labelled: with two unlabelled overloads, a literal went to
+    /// this one (String is the literal's default type), scanned for escapes on every answer.
+    mutating func key(data name: String) {
         beginValue()
         writeString(name)
         out.byte(UInt8(ascii: ":"))
@@ -60,8 +63,10 @@ struct JSONWriter: ~Copyable {
 
     mutating func string(_ value: String) { beginValue(); writeString(value) }
     mutating func bool(_ value: Bool) { beginValue(); out.append(value ? "true" : "false") }
+    @inline(__always)
     mutating func null() { beginValue(); out.append("null") }
 
+    @inline(__always)
     mutating func int(_ value: Int) {
         beginValue()
         if value < 0 { out.byte(UInt8(ascii: "-")) }
@@ -85,6 +90,7 @@ struct JSONWriter: ~Copyable {
     }
 
     /// Nanoseconds as milliseconds with three decimals (microsecond resolution).
+    @inline(__always)
     mutating func milliseconds(nanoseconds: UInt64) {
         beginValue()
         out.appendMilliseconds(nanoseconds: nanoseconds)
@@ -139,7 +145,9 @@ struct JSONWriter: ~Copyable {
     }
 
     mutating func field(_ name: StaticString, _ value: String) { key(name); string(value) }
+    @inline(__always)
     mutating func field(_ name: StaticString, _ value: Int) { key(name); int(value) }
+    @inline(__always)
     mutating func field(_ name: StaticString, _ value: Int?) {
         key(name)
         if let value { int(value) } else { null() }
@@ -151,6 +159,7 @@ struct JSONWriter: ~Copyable {
         depth += 1
     }
 
+    @inline(__always)
     private mutating func beginValue() {
         if afterKey {
             afterKey = false

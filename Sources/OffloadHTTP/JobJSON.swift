@@ -44,7 +44,7 @@ enum JobJSON {
         json.key("counts")
         json.beginObject()
         for status in JobStatus.allCases {
-            json.key(status.rawValue)
+            json.key(data: status.rawValue)
             json.int(counts[status])
         }
         json.endObject()

@@ -170,7 +170,7 @@ struct KeyAPI: Sendable {
             json.key("versions")
             json.beginObject()
             for version in key.versions.keys.sorted() {
-                json.key(String(version))
+                json.key(data: String(version))
                 json.beginObject()
                 json.key("created_at")
                 json.timestamp(wallNanoseconds: key.versions[version]!.createdAt)

@@ -52,7 +52,7 @@ import Testing
             $0.beginObject()
             $0.key("text")
             $0.string(tricky)
-            $0.key(tricky)
+            $0.key(data: tricky)
             $0.int(-42)
             $0.field("none", nil as Int?)
             $0.key("list")
@@ -119,7 +119,7 @@ import Testing
                       NSString(string: "bridged from Foundation") as String]
         let bytes = text {
             $0.beginObject()
-            for (index, value) in values.enumerated() { $0.key("v\(index)" as String); $0.string(value) }
+            for (index, value) in values.enumerated() { $0.key(data: "v\(index)"); $0.string(value) }
             $0.member("\"spelled\":\"out\"")
             $0.field("after", 1)
             $0.endObject()
