@@ -322,7 +322,7 @@ final class EngineLoop: @unchecked Sendable {
                 record.engine = index
                 record.startedAt = .now()
             }
-            resume(token, owner: owner)
+            step(job, token: token, owner: owner)
         }
     }
 
@@ -379,6 +379,11 @@ final class EngineLoop: @unchecked Sendable {
     /// A token the engine no longer has (a late completion) is ignored.
     private func resume(_ token: UInt64, owner: EngineThread) {
         guard let job = jobs[token] else { return }
+        step(job, token: token, owner: owner)
+    }
+
+    /// `resume` for a job in hand (a job just started needs no lookup).
+    private func step(_ job: AsyncJob, token: UInt64, owner: EngineThread) {
         let aborting = job.abort != nil && !job.detached && provider.canFailPendingOperations
         if aborting { WaitContext.failPendingOperation(of: job.waitContext) }
         let result = job.step()
@@ -418,7 +423,8 @@ final class EngineLoop: @unchecked Sendable {
 
     private func complete(_ token: UInt64, _ job: AsyncJob, failure: EngineError?, owner: EngineThread) {
         jobs[token] = nil
-        polledJobs.remove(token)
+        // Almost always empty: a removal from an empty set still hashes the token.
+        if !polledJobs.isEmpty { polledJobs.remove(token) }
         recycle(job.waitContext)
         poolExhausted = false
         if job.detached {
