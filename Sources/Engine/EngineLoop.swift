@@ -127,11 +127,7 @@ final class EngineLoop: @unchecked Sendable {
     private func deliverFinished() -> Bool {
         guard !finishedThisTurn.isEmpty else { return false }
         swap(&finishedThisTurn, &delivering)
-        // Through the buffer: an element read through the array property is copied first
-        // (retaining the record's strings and arrays), one passed from the buffer is borrowed.
-        delivering.withUnsafeBufferPointer { jobs in
-            for job in jobs.indices { jobs[job].completion(jobs[job].record) }
-        }
+        for index in delivering.indices { delivering[index].completion(delivering[index].record) }
         delivering.removeAll(keepingCapacity: true)
         return true
     }

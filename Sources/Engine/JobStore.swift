@@ -18,8 +18,9 @@ public final class JobStore: Sendable {
         /// of a few hundred bytes, and a record changes in place in its box.
         var records: [UUID: RecordBox] = [:]
         /// Records in creation order; evicted ones (no longer `isStored`, their outputs dropped)
-        /// stay until the next compaction. Boxes, not ids: the list and the compaction read
-        /// them without a lookup (by id, the compaction was two hash lookups per job).
+        /// stay until the next compaction, at most as many as are retained plus 1,024. Boxes,
+        /// not ids: the list and the compaction read them without a lookup (by id, the
+        /// compaction was two hash lookups per job).
         var creationOrder: [RecordBox] = []
         /// Ids of finished jobs in the order they finished, oldest first.
         var finishedOrder = Deque<UUID>()

@@ -130,15 +130,12 @@ final class RequestLog: Sendable {
                 }
                 lines.removeAll()
                 lineEnds.removeAll(keepingCapacity: true)
-                // Borrowed from the buffer: iterating the array copies each entry (its strings).
-                entries.withUnsafeBufferPointer { entries in
-                    for index in entries.indices {
-                        switch format {
-                        case .text: appendText(entries[index], time: &text, to: &lines)
-                        case .json: appendJSON(entries[index], to: &lines)
-                        }
-                        lineEnds.append(lines.count)
+                for entry in entries {
+                    switch format {
+                    case .text: appendText(entry, time: &text, to: &lines)
+                    case .json: appendJSON(entry, to: &lines)
                     }
+                    lineEnds.append(lines.count)
                 }
                 writeWhole(lines, lineEnds: lineEnds)
                 if entries.isEmpty {
