@@ -77,8 +77,10 @@ struct ByteWriter: ~Copyable {
     /// A string's UTF-8 (native strings are contiguous: copied as one buffer). Labelled, so
     /// that a literal goes to the `StaticString` overload, which copies without a check.
     mutating func append(string text: String) {
-        var text = text
-        text.withUTF8 { append($0) }
+        // Read in place: `withUTF8` needs a mutable copy (and checks it is unique).
+        if text.utf8.withContiguousStorageIfAvailable({ append($0) }) == nil {
+            for byte in text.utf8 { self.byte(byte) }
+        }
     }
 
     /// `value` in decimal.

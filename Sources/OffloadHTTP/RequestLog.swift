@@ -225,13 +225,12 @@ final class RequestLog: Sendable {
 
     /// `printable(text)`, appended without making a string when there is nothing to escape.
     private static func appendPrintable(_ text: String, to line: inout ByteWriter) {
-        var text = text
-        let plain = text.withUTF8 { utf8 in
+        let plain = text.utf8.withContiguousStorageIfAvailable { utf8 in
             guard !utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\\") }) else { return false }
             line.append(utf8)
             return true
         }
-        if !plain { line.append(string: printable(text)) }
+        if plain != true { line.append(string: printable(text)) }
     }
 
     /// The JSON handler's format: every field a string, keys in order.
