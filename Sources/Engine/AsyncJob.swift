@@ -41,6 +41,8 @@ final class AsyncJob {
     /// `cipher` is the EVP_CIPHER, or the EVP_MAC of a MAC algorithm; nil for a signature.
     init(submission: EngineSubmission, cipher: OpaquePointer?, waitContext: WaitContext,
          diagnostics: EngineDiagnostics) throws {
+        // `submission.request` spelled out, here and below: a `let` of an immutable class is
+        // read field by field, where a local copy of the request retained all its arrays.
         let isAEAD = submission.request.algorithm.isAEAD
         let opensSealed = isAEAD && submission.request.operation.opensSealed
         if opensSealed && submission.request.input.count < Algorithm.aeadOverhead {

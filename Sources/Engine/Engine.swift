@@ -77,7 +77,7 @@ public final class Engine: Sendable {
         let (record, entry) = store.create(request, provider: provider.name, shard: index)
         let submission = EngineSubmission(
             entry: entry, request: request, submittedAt: record.createdAt.monotonicNanoseconds, completion: completion)
-        let result = if let loop { threads[loop].submitLocally(submission) } else { threads[index].submit(submission) }
+        let result = loop == nil ? threads[index].submit(submission) : threads[index].submitLocally(submission)
         switch result {
         case .accepted:
             return record

@@ -34,10 +34,11 @@ final class LoopMetrics: Sendable {
         let status: JobStatus
         let error: EngineError.Code?
 
-        /// Lengths again (these enums' own hashes hash their raw strings), and no provider: it
-        /// is the same for every job of a server.
+        /// The algorithm's case (`Algorithm` hashes that), lengths for the rest (these enums'
+        /// own hashes hash their raw strings), and no provider: it is the same for every job of
+        /// a server.
         func hash(into hasher: inout Hasher) {
-            hasher.combine(algorithm.rawValue.utf8.count)
+            hasher.combine(algorithm)
             hasher.combine(operation.rawValue.utf8.count)
             hasher.combine(status.rawValue.utf8.count)
             hasher.combine(error?.rawValue.utf8.count ?? -1)

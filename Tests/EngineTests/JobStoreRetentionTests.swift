@@ -60,4 +60,30 @@ import Testing
         #expect(store.job(kept) != nil && store.retainedBytes == 150, "and nothing older went for it")
         #expect(store.job(UUID()) == nil)
     }
+
+    /// Thousands of jobs through a store that keeps three: the creation order is compacted
+    /// many times over, and the list still holds exactly the newest three, newest first.
+    @Test func theListStaysExactThroughManyCompactions() {
+        let store = JobStore(retainedFinishedJobs: 3)
+        let ids = (0..<5_000).map { _ in Self.finish(store, output: 8) }
+        #expect(store.list(limit: 10).jobs.map(\.id) == Array(ids.suffix(3).reversed()))
+        #expect(store.counts.completed == 3 && store.finishedTotals.completed == 5_000)
+        #expect(store.retainedBytes == 24)
+        #expect(store.job(ids[4_996]) == nil && store.job(ids[4_997]) != nil)
+    }
+
+    /// An update gives back what its change returns: a record finished with an output too large
+    /// to keep carries it in that copy, while the store forgets it.
+    @Test func anUpdateGivesBackWhatItsChangeTakesEvenOfARecordTheStoreDoesNotKeep() {
+        let store = JobStore(retainedOutputBytes: 100)
+        let entry = store.create(JobRequest(input: [1]), provider: "test").entry
+        let finished = store.update(entry) { (record: inout JobRecord) -> JobRecord in
+            record.status = .completed
+            record.output = [UInt8](repeating: 9, count: 101)
+            return record
+        }
+        #expect(finished?.output?.count == 101)
+        #expect(store.job(entry.id) == nil && store.retainedBytes == 0)
+        #expect(store.update(entry) { _ in } == nil, "a forgotten record is not changed")
+    }
 }
