@@ -14,7 +14,6 @@
 /// variadic options, which Swift cannot pass.
 typedef struct {
     unsigned int connection_limit;
-    unsigned int connection_timeout_seconds;
     size_t connection_memory_limit;
     unsigned int listen_backlog;
     bool ipv6;
@@ -68,7 +67,10 @@ static inline struct MHD_Daemon *CMicroHTTPD_start_daemon(
 {
     struct MHD_OptionItem options[] = {
         { MHD_OPTION_CONNECTION_LIMIT, limits.connection_limit, NULL },
-        { MHD_OPTION_CONNECTION_TIMEOUT, limits.connection_timeout_seconds, NULL },
+        /* No timeout of libmicrohttpd's own: the service gives each phase of a connection a
+           deadline (ConnectionDeadlines), and without one libmicrohttpd reads no clock and
+           keeps no timeout list per request. */
+        { MHD_OPTION_CONNECTION_TIMEOUT, 0, NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)limits.connection_memory_limit, NULL },
         { MHD_OPTION_LISTEN_BACKLOG_SIZE, limits.listen_backlog, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context },

@@ -18,8 +18,11 @@ public struct Timestamp: Sendable, Equatable {
     /// Nanoseconds on CLOCK_MONOTONIC.
     public let monotonicNanoseconds: UInt64
 
+    /// One clock read: the wall clock is the monotonic one plus an offset kept fresh (see
+    /// `WallClockOffset`).
     public static func now() -> Timestamp {
-        Timestamp(wallNanoseconds: readWallClock(), monotonicNanoseconds: readMonotonicClock())
+        let monotonic = readMonotonicClock()
+        return Timestamp(wallNanoseconds: WallClockOffset.wallClock(at: monotonic), monotonicNanoseconds: monotonic)
     }
 
     /// CLOCK_MONOTONIC alone, for deadlines that need no wall time (one clock read, not two).

@@ -3,44 +3,33 @@ import Engine
 import Glibc
 import Synchronization
 
-/// Deadlines for a request's head and body, whatever the client sends. libmicrohttpd's own
-/// timeout restarts with every byte, so a client trickling a byte at a time (slowloris) would
-/// hold its connection for ever; here a connection waiting for a request head must finish it
-/// within the timeout of opening (or of its previous answer), and a body must arrive within
-/// the timeout plus a second per 64 KiB. Past that, a timer shuts the socket down and
-/// libmicrohttpd closes the connection.
+/// Deadlines for a request's head and body and for its answer, whatever the client does.
+/// libmicrohttpd's own timeout restarts with every byte, so a client trickling a byte at a time
+/// (slowloris) would hold its connection for ever; here a connection waiting for a request head
+/// must finish it within the timeout of opening (or of its previous answer), a body must arrive
+/// within the timeout plus a second per 64 KiB, and an answer must be taken by the client in as
+/// long from the moment it is queued. Past that, a timer shuts the socket down and libmicrohttpd
+/// closes the connection. libmicrohttpd's own timeout is off: these cover every phase it
+/// timed (an idle connection is one awaiting a head), and it read the clock and moved the
+/// connection in its timeout list several times a request.
 ///
-/// Connections are known by the id libmicrohttpd keeps for them (their socket context);
-/// their fds are shut down under the same lock that their close notification takes, and
-/// libmicrohttpd closes an fd only after that notification, so a reused fd is never touched.
+/// Each connection's deadline lives in its `OpenConnection`, moved on by its loop; the table
+/// here, behind a lock, only lists the open ones for the timer. Their fds are shut down under
+/// the same lock that their close notification takes, and libmicrohttpd closes an fd only after
+/// that notification, so a reused fd is never touched.
 final class ConnectionDeadlines: @unchecked Sendable {
     // @unchecked: `timer` is a dispatch source, safe to cancel from any thread, set up in
     // init; every other piece of state is behind `state`'s lock or atomic.
-    private enum Phase {
-        /// Waiting for (the rest of) a request line and headers, since then.
-        case awaitingHead(since: UInt64)
-        /// Receiving a body, which must be complete by then.
-        case receivingBody(dueBy: UInt64)
-        /// Its request is being run or answered: no deadline here (the job has its own).
-        case busy
-        /// Shut down; libmicrohttpd will close it.
-        case cutOff
-    }
 
-    private struct Entry {
-        let fd: Int32
-        var phase: Phase
-    }
-
-    /// Bytes a slow body is given a second for, beyond the timeout.
-    private static let bodyBytesPerSecond: UInt64 = 64 * 1024
+    /// Bytes a slow body or a slow reader is given a second for, beyond the timeout.
+    private static let bytesPerSecond: UInt64 = 64 * 1024
 
     private let timeout: UInt64
-    private let state = Mutex<(entries: [UInt: Entry], nextID: UInt)>(([:], 1))
+    private let state = Mutex<(open: [UInt: OpenConnection], nextID: UInt)>(([:], 1))
     private let timer: DispatchSourceTimer
     private let cutOffCount = Atomic<Int>(0)
 
-    /// `timeout` zero turns deadlines off (as it turns libmicrohttpd's timeout off).
+    /// `timeout` zero turns deadlines off.
     init(timeoutSeconds: Int) {
         timeout = UInt64(max(0, timeoutSeconds)) * 1_000_000_000
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "offload-http.deadlines"))
@@ -54,42 +43,49 @@ final class ConnectionDeadlines: @unchecked Sendable {
     /// Connections cut off for missing a deadline since start.
     var connectionsCutOff: Int { cutOffCount.load(ordering: .relaxed) }
 
-    /// A connection opened; returns its id for libmicrohttpd to keep.
-    func opened(fd: Int32) -> UInt {
-        let now = Self.now()
+    /// A connection opened on `daemon`'s loop; its first head is due within the timeout.
+    func opened(fd: Int32, on daemon: LoopDaemon) -> OpenConnection {
+        let due = timeout > 0 ? Self.now() + timeout : 0
         return state.withLock { state in
-            let id = state.nextID
+            let connection = OpenConnection(id: state.nextID, fd: fd, daemon: daemon, dueBy: due)
             state.nextID &+= 1
-            state.entries[id] = Entry(fd: fd, phase: .awaitingHead(since: now))
-            return id
+            state.open[connection.id] = connection
+            return connection
         }
     }
 
     /// Its request head arrived; a body of `declaredBytes` may follow.
-    func headReceived(_ id: UInt, declaredBytes: Int) {
+    func headReceived(_ connection: OpenConnection, declaredBytes: Int) {
         guard timeout > 0 else { return }
-        let due = Self.now() + timeout + UInt64(max(0, declaredBytes)) / Self.bodyBytesPerSecond * 1_000_000_000
-        setPhase(id, .receivingBody(dueBy: due))
+        connection.setDeadline(Self.now() + timeout + Self.secondsFor(bytes: declaredBytes))
     }
 
-    /// Its request is complete and running.
-    func bodyReceived(_ id: UInt) { setPhase(id, .busy) }
+    /// Its request is complete and running: no deadline here (the job has its own).
+    func bodyReceived(_ connection: OpenConnection) {
+        guard timeout > 0 else { return }
+        connection.setDeadline(0)
+    }
 
-    /// It was answered; the next request's head is awaited from now.
-    func answered(_ id: UInt) { setPhase(id, .awaitingHead(since: Self.now())) }
+    /// An answer of `bytes` was queued at `now`: the client must take it within the timeout
+    /// plus a second per 64 KiB.
+    func answerQueued(_ connection: OpenConnection, bytes: Int, at now: UInt64) {
+        guard timeout > 0 else { return }
+        connection.setDeadline(now + timeout + Self.secondsFor(bytes: bytes))
+    }
+
+    /// It was answered at `now`; the next request's head is awaited from then.
+    func answered(_ connection: OpenConnection, at now: UInt64) {
+        guard timeout > 0 else { return }
+        connection.setDeadline(now + timeout)
+    }
 
     /// It closed (libmicrohttpd closes the fd after this).
-    func closed(_ id: UInt) {
-        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+    func closed(_ connection: OpenConnection) {
+        _ = state.withLock { $0.open.removeValue(forKey: connection.id) }
     }
 
-    private func setPhase(_ id: UInt, _ phase: Phase) {
-        state.withLock { state in
-            // One lookup, the entry changed in place.
-            guard let index = state.entries.index(forKey: id) else { return }
-            if case .cutOff = state.entries.values[index].phase { return }
-            state.entries.values[index].phase = phase
-        }
+    private static func secondsFor(bytes: Int) -> UInt64 {
+        UInt64(max(0, bytes)) / bytesPerSecond * 1_000_000_000
     }
 
     private func enforce() {
@@ -97,16 +93,11 @@ final class ConnectionDeadlines: @unchecked Sendable {
         let now = Self.now()
         var cut = 0
         state.withLock { state in
-            for (id, entry) in state.entries {
-                let late = switch entry.phase {
-                case .awaitingHead(let since): now >= since + timeout
-                case .receivingBody(let due): now >= due
-                case .busy, .cutOff: false
-                }
-                guard late else { continue }
-                // Both directions: libmicrohttpd reads end-of-file and closes the connection.
-                _ = shutdown(entry.fd, Int32(SHUT_RDWR))
-                state.entries[id]?.phase = .cutOff
+            for connection in state.open.values where !connection.isCutOff && connection.isLate(at: now) {
+                // Both directions: libmicrohttpd reads end-of-file (or fails to send) and closes
+                // the connection.
+                _ = shutdown(connection.fd, Int32(SHUT_RDWR))
+                connection.markCutOff()
                 cut += 1
             }
         }

@@ -58,7 +58,6 @@ final class Daemon: Sendable {
         var limits = CMicroHTTPD_limits()
         // Each daemon may hold every connection: `admission` keeps the limits over all of them.
         limits.connection_limit = UInt32(configuration.connectionLimit)
-        limits.connection_timeout_seconds = UInt32(configuration.connectionTimeoutSeconds)
         // Holds a request's line and headers plus a read buffer, and the answer's headers: the
         // header limit and 4 KiB, so that a head over the limit still leaves room for our 431
         // (libmicrohttpd answers 431 itself for a head that does not fit; one that fills the
@@ -174,20 +173,22 @@ final class Daemon: Sendable {
 
     fileprivate func connectionOpened(_ connection: OpaquePointer, context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
         let fd = CMicroHTTPD_connection_fd(connection)
-        let id = deadlines.opened(fd: fd)
-        context.pointee = UnsafeMutableRawPointer(bitPattern: id)
+        let open = deadlines.opened(fd: fd, on: loops.daemon(serving: connection))
+        // Released when the connection closes.
+        context.pointee = Unmanaged.passRetained(open).toOpaque()
         var address = [UInt8](repeating: 0, count: 16)
         let length = Int(CMicroHTTPD_client_address(connection, &address))
-        if !admission.admit(id, from: Array(address.prefix(length))) {
+        if !admission.admit(open.id, from: Array(address.prefix(length))) {
             // Over a connection limit: closed at once, unanswered (as libmicrohttpd's own limits do).
             _ = shutdown(fd, Int32(SHUT_RDWR))
         }
     }
 
     fileprivate func connectionClosed(context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
-        if let id = context.pointee.map({ UInt(bitPattern: $0) }) {
-            deadlines.closed(id)
-            admission.closed(id)
+        if let pointer = context.pointee {
+            let open = Unmanaged<OpenConnection>.fromOpaque(pointer).takeRetainedValue()
+            deadlines.closed(open)
+            admission.closed(open.id)
         }
         context.pointee = nil
     }
@@ -220,7 +221,7 @@ final class Daemon: Sendable {
         }
         if !exchange.isRunning {
             exchange.isRunning = true
-            deadlines.bodyReceived(exchange.connectionID)
+            deadlines.bodyReceived(exchange.openConnection)
         }
         if exchange.bodyTooLarge {
             return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, for: exchange)
@@ -319,11 +320,11 @@ final class Daemon: Sendable {
             },
             body: [],
             accept: head.accept)
-        let connectionID = CMicroHTTPD_socket_context(connection).map { UInt(bitPattern: $0) } ?? 0
-        let exchange = Exchange(
-            connection: connection, connectionID: connectionID, daemon: loops.daemon(serving: connection),
-            request: request)
-        deadlines.headReceived(connectionID, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
+        // Set when the connection opened, before any of its requests.
+        guard let socketContext = CMicroHTTPD_socket_context(connection) else { return .NO }
+        let open = Unmanaged<OpenConnection>.fromOpaque(socketContext).takeUnretainedValue()
+        let exchange = Exchange(connection: connection, openConnection: open, request: request)
+        deadlines.headReceived(open, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         exchange.daemon.requestsInProgress.add(1)
         if requestLog.isEnabled {
@@ -376,15 +377,17 @@ final class Daemon: Sendable {
         guard existing != Self.queryRefusedMark else { return }
         let exchange = Unmanaged<Exchange>.fromOpaque(existing).takeRetainedValue()
         exchange.daemon.requestsInProgress.add(-1)
-        deadlines.answered(exchange.connectionID)
+        // One clock read for the next head's deadline and the log line's duration and time.
+        let now = Timestamp.now()
+        deadlines.answered(exchange.openConnection, at: now.monotonicNanoseconds)
         if exchange.reservedBodyBytes > 0 { memory.release(exchange.reservedBodyBytes) }
         guard requestLog.isEnabled else { return }
         requestLog.record(RequestLog.Entry(
             clientAddress: exchange.clientAddress, clientAddressLength: exchange.clientAddressLength,
             method: exchange.request.method, path: exchange.request.path, status: exchange.status,
-            job: exchange.jobFacts, jobID: exchange.jobID, duration: ContinuousClock.now - exchange.startedAt,
+            job: exchange.jobFacts, jobID: exchange.jobID, duration: exchange.duration(until: now.monotonicNanoseconds),
             outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code),
-            wallNanoseconds: Timestamp.now().wallNanoseconds))
+            wallNanoseconds: now.wallNanoseconds))
     }
 
     private static func describe(_ code: MHD_RequestTerminationCode) -> String {
@@ -400,10 +403,12 @@ final class Daemon: Sendable {
 
     private func queue(_ response: HTTPResponse, for exchange: Exchange) -> MHD_Result {
         exchange.status = response.status
+        let now = Timestamp.monotonicNow()
         metrics.requestAnswered(
             onLoop: exchange.daemon.index, route: exchange.route?.template ?? "unmatched",
             method: exchange.request.method, status: response.status,
-            duration: ContinuousClock.now - exchange.startedAt)
+            duration: exchange.duration(until: now))
+        deadlines.answerQueued(exchange.openConnection, bytes: response.body.count, at: now)
         guard let created = Self.makeResponse(body: response.body) else { return .NO }
         defer { MHD_destroy_response(created) }
         for (name, value) in response.headers { Self.add(name, value, to: created) }

@@ -16,32 +16,37 @@ final class Exchange: @unchecked Sendable {
     var bodyOverBudget = false
     /// Bytes of the body budget this request holds, given back when it completes.
     var reservedBodyBytes = 0
-    /// For the request log line: when the request began, its answer's status, its job.
-    let startedAt = ContinuousClock.now
+    /// For the request log line and the metrics: when the request began (monotonic
+    /// nanoseconds), its answer's status, its job.
+    let startedAt = Timestamp.monotonicNow()
     var status: Int?
     var jobID: UUID?
     var jobFacts: RequestLog.JobFacts?
     var clientAddress = InlineArray<16, UInt8>(repeating: 0)
     var clientAddressLength = 0
-    /// The connection's id for its deadlines.
-    let connectionID: UInt
+    /// The connection the request came on: its deadline and its loop's daemon.
+    let openConnection: OpenConnection
     /// The daemon that serves the connection; its loop runs the request's jobs too.
-    let daemon: LoopDaemon
+    var daemon: LoopDaemon { openConnection.daemon }
     /// Set once the body is complete and the request runs.
     var isRunning = false
     private var finishedResponse: HTTPResponse?
     /// Made by the handler on the loop's thread, which owns it from then on.
     private let confinement: ThreadConfinement
 
-    init(connection: OpaquePointer, connectionID: UInt, daemon: LoopDaemon, request: HTTPRequest) {
+    init(connection: OpaquePointer, openConnection: OpenConnection, request: HTTPRequest) {
         self.connection = connection
-        self.connectionID = connectionID
-        self.daemon = daemon
+        self.openConnection = openConnection
         self.request = request
         self.route = Router.Route(path: request.path)
         var confinement = ThreadConfinement()
         confinement.bind()
         self.confinement = confinement
+    }
+
+    /// The time since the request began, to `now` (monotonic nanoseconds).
+    func duration(until now: UInt64) -> Duration {
+        .nanoseconds(Int64(now >= startedAt ? now - startedAt : 0))
     }
 
     /// Whether the connection waits, suspended, for `finish`.

@@ -4,7 +4,8 @@ import Testing
 @testable import OffloadHTTP
 
 /// Clients that trickle a byte at a time (slowloris) are cut off by a deadline on the whole
-/// request head and body, not kept alive by every byte they send.
+/// request head and body, not kept alive by every byte they send; a client that does not take
+/// its answer, by a deadline on the answer.
 @Suite struct SlowClients {
     /// Sends `bytes` one at a time, `interval` apart, until the server closes the connection
     /// or `limit` passes; returns how long the connection stayed open, or nil if it did not close.
@@ -46,6 +47,32 @@ import Testing
             // The timeout plus a second per 64 KiB of declared body: 2 s for 100,000 bytes.
             #expect(lasted >= .milliseconds(1900) && lasted < .seconds(4), "open for \(lasted)")
             #expect(server.server.connectionsCutOff == 1)
+        }
+    }
+
+    /// libmicrohttpd's own timeout is off; the service's deadlines alone close a connection
+    /// whose client never reads. On loopback the kernel takes the whole answer into the
+    /// socket's send buffer (it grows to megabytes), so libmicrohttpd is done with it and the
+    /// connection then awaits a head that never comes: cut off at the timeout.
+    @Test func aClientThatNeverReadsItsAnswerIsCutOff() async throws {
+        try await withServer({ $0.connectionTimeoutSeconds = 1 }) { server in
+            let connection = try RawConnection(port: server.port, receiveBuffer: 4096)
+            let body = [UInt8](repeating: 0x41, count: 256 * 1024)
+            try connection.send(Array((
+                "POST /encrypt HTTP/1.1\r\nHost: x\r\nAccept: application/octet-stream\r\n"
+                    + "Content-Length: \(body.count)\r\n\r\n").utf8) + body)
+            let clock = ContinuousClock()
+            let start = clock.now
+            while server.server.connectionsCutOff == 0 && clock.now - start < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let lasted = clock.now - start
+            #expect(server.server.connectionsCutOff == 1, "a client that never read its answer was never cut off")
+            // At most the timeout plus a second per 64 KiB of the answer (had it stayed unsent).
+            #expect(lasted >= .milliseconds(900) && lasted < .seconds(6), "open for \(lasted)")
+            let health = try await server.get("/healthz")
+            #expect(health.status == 200)
+            withExtendedLifetime(connection) {}
         }
     }
 

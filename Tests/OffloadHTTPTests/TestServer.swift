@@ -99,9 +99,14 @@ func withServer<T>(
 final class RawConnection {
     let fd: Int32
 
-    init(port: Int, timeout: Duration = .seconds(30)) throws {
+    /// `receiveBuffer`: the socket's receive buffer in bytes, set before it connects (so its
+    /// window stays that small), or the system's default.
+    init(port: Int, timeout: Duration = .seconds(30), receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        if var bytes = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
