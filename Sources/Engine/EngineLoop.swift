@@ -25,6 +25,8 @@ final class EngineLoop: @unchecked Sendable {
     private let deviceQueue: DeviceQueue?
     private let deviceTimer: MonotonicTimer
     private var deviceTimerDue = UInt64.max
+    /// The device had an operation due when the last turn ended (see `armDeviceTimer`).
+    private var deviceDueNow = false
     private let jobTimeout: UInt64
     private let queueTimeout: UInt64
     /// The ciphers, fetched on the engine thread when it starts.
@@ -177,6 +179,14 @@ final class EngineLoop: @unchecked Sendable {
             // The guest reads requests and submits their jobs here, on this thread; they start below.
             if let guest, guestReady || guestTimeout.map({ now >= startedWaiting + UInt64($0) * 1_000_000 }) ?? false {
                 guestReady = false
+                // Jobs started at the end of the last turn that the device has completed since
+                // finish first: the guest then answers them in this run, where it would have
+                // found them unanswered and suspended their connections (at zero latency 6% of
+                // requests, each suspend and resume an epoll_ctl in libmicrohttpd).
+                if deviceDueNow, let deviceQueue, deviceQueue.poll(now: now) > 0 {
+                    if !readyHere.isEmpty { resumeReadyHere(owner: owner) }
+                    _ = deliverFinished()
+                }
                 guest.run()
                 // What the guest submitted starts now, so that the device poll below finds what
                 // it completes at once, and their answers go out in this turn.
@@ -200,7 +210,7 @@ final class EngineLoop: @unchecked Sendable {
             // while OpenSSL's pool was full, requests that run read, jobs a completion submitted
             // (not after the next wake-up, which with nothing else due is their queue timeout).
             startWaitingJobs(owner: owner)
-            armDeviceTimer()
+            armDeviceTimer(now: readMonotonicClock())
             if stopping && jobs.count == detachedJobs && waiting.isEmpty
                 && (detachedJobs == 0 || readMonotonicClock() >= stopDeadline)
                 && !((guest?.isBusy ?? false) && readMonotonicClock() < stopDeadline &+ Self.answerGrace) { return }
@@ -214,11 +224,16 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     /// Wakes the loop when the device's next completion or retry is due, to the nanosecond
-    /// (epoll's own timeout counts milliseconds).
-    private func armDeviceTimer() {
+    /// (epoll's own timeout counts milliseconds). One already due sets no timer: the loop then
+    /// looks at its fds without waiting and polls the device at once (at zero latency every turn
+    /// armed a timer that fired at once: a timerfd_settime, a wake-up and a read, and in a
+    /// virtual machine an exit to program the timer, 1.5% of the CPU).
+    private func armDeviceTimer(now: UInt64) {
         guard let deviceQueue else { return }
         let due = deviceQueue.nextDue ?? .max
-        guard due != deviceTimerDue else { return }
+        deviceDueNow = due <= now
+        // A timer armed earlier for a later moment may stay: it wakes the loop once, for nothing.
+        guard !deviceDueNow, due != deviceTimerDue else { return }
         deviceTimerDue = due
         if due == .max { deviceTimer.disarm() } else { deviceTimer.arm(at: due) }
     }
@@ -231,7 +246,7 @@ final class EngineLoop: @unchecked Sendable {
         if !polledJobs.isEmpty { next = min(next, now + 1_000_000) }
         // Work of this thread that no fd will announce: jobs the device called back for, and
         // jobs that finished when they started at the end of the turn.
-        if !readyHere.isEmpty || !finishedThisTurn.isEmpty { return 0 }
+        if !readyHere.isEmpty || !finishedThisTurn.isEmpty || deviceDueNow { return 0 }
         if let guestTimeout { next = min(next, now &+ UInt64(max(0, guestTimeout)) * 1_000_000) }
         if stopping {
             // After the deadline, the loop only waits out its guest's answers, for a second more.
