@@ -229,12 +229,12 @@ final class Daemon: Sendable {
         if exchange.bodyOverBudget {
             return queue(memoryExhausted, for: exchange)
         }
-        if lifecycle.current >= .draining && exchange.request.method == "POST" {
+        if lifecycle.current >= .draining && exchange.method == "POST" {
             return queue(drainingResponse, for: exchange)
         }
-        // Read out of the exchange once: each read of a class's stored struct as a whole (an
+        // Moved out of the exchange: each read of a class's stored struct as a whole (an
         // argument, or a computed property of it) copies it, retaining its strings and arrays.
-        let request = exchange.request
+        let request = exchange.takeRequest()
         switch router.route(request, to: exchange.route) {
         case .respond(let response):
             return queue(response, for: exchange)
@@ -384,7 +384,7 @@ final class Daemon: Sendable {
         guard requestLog.isEnabled else { return }
         requestLog.record(RequestLog.Entry(
             clientAddress: exchange.clientAddress, clientAddressLength: exchange.clientAddressLength,
-            method: exchange.request.method, path: exchange.request.path, status: exchange.status,
+            method: exchange.method, path: exchange.path, status: exchange.status,
             job: exchange.jobFacts, jobID: exchange.jobID, duration: exchange.duration(until: now.monotonicNanoseconds),
             outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code),
             wallNanoseconds: now.wallNanoseconds))
@@ -406,7 +406,7 @@ final class Daemon: Sendable {
         let now = Timestamp.monotonicNow()
         metrics.requestAnswered(
             onLoop: exchange.daemon.index, route: exchange.route?.template ?? "unmatched",
-            method: exchange.request.method, status: response.status,
+            method: exchange.method, status: response.status,
             duration: exchange.duration(until: now))
         deadlines.answerQueued(exchange.openConnection, bytes: response.body.count, at: now)
         guard let created = Self.makeResponse(body: response.body) else { return .NO }

@@ -8,7 +8,11 @@ import Foundation
 /// made elsewhere is handed to the loop first), which debug builds check.
 final class Exchange: @unchecked Sendable {
     let connection: OpaquePointer
+    /// Until it runs (see `takeRequest`).
     var request: HTTPRequest
+    /// The request's, kept for the metrics and the log line once the request was taken.
+    let method: String
+    let path: String
     /// The route the path names, looked up once for authorization and metrics.
     let route: Router.Route?
     var bodyTooLarge = false
@@ -38,10 +42,21 @@ final class Exchange: @unchecked Sendable {
         self.connection = connection
         self.openConnection = openConnection
         self.request = request
+        method = request.method
+        path = request.path
         self.route = Router.Route(path: request.path)
         var confinement = ThreadConfinement()
         confinement.bind()
         self.confinement = confinement
+    }
+
+    /// The request, moved out to be run: a copy would retain its strings and arrays (and the
+    /// exchange's release them again when it ends); what is left is empty.
+    func takeRequest() -> HTTPRequest {
+        var taken = HTTPRequest(
+            method: "", path: "", query: [], contentType: nil, ifNoneMatch: nil, body: [], accept: nil)
+        swap(&taken, &request)
+        return taken
     }
 
     /// The time since the request began, to `now` (monotonic nanoseconds).

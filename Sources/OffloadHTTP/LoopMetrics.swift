@@ -103,20 +103,46 @@ final class LoopMetrics: Sendable {
         var jobs: [JobSeries: Jobs] = [:]
     }
 
+    /// A loop's counts: the series observed last counted apart, outside the tables, until
+    /// another series is observed or the counts are read. Traffic mostly repeats one series
+    /// (one route, method and status; one kind of job), which is then counted with a
+    /// comparison instead of hashing its labels and looking it up (about 900 instructions a
+    /// request and its job).
+    private struct Counts {
+        var tables = State()
+        var lastRequest: (series: RequestSeries, counts: Requests)?
+        var lastJob: (series: JobSeries, counts: Jobs)?
+
+        /// The tables with the last series added in.
+        var merged: State {
+            var merged = tables
+            if let lastRequest { merged.requests[lastRequest.series, default: Requests()].add(lastRequest.counts) }
+            if let lastJob { merged.jobs[lastJob.series, default: Jobs()].add(lastJob.counts) }
+            return merged
+        }
+    }
+
     /// Taken by the loop for each observation and by /metrics to read: the loop's own lock,
     /// so uncontended but for a read.
-    private let state = Mutex(State())
+    private let state = Mutex(Counts())
 
     func requestAnswered(_ series: RequestSeries, nanoseconds: Int64) {
         state.withLock { state in
-            // One lookup: the default subscript changes the value in place.
-            Self.count(&state.requests[series, default: Requests()], nanoseconds: nanoseconds)
+            if state.lastRequest?.series != series {
+                if let last = state.lastRequest { state.tables.requests[last.series, default: Requests()].add(last.counts) }
+                state.lastRequest = (series, Requests())
+            }
+            Self.count(&state.lastRequest!.counts, nanoseconds: nanoseconds)
         }
     }
 
     func jobFinished(_ series: JobSeries, nanoseconds: Int64?, deviceNanoseconds: Int64?) {
         state.withLock { state in
-            Self.count(&state.jobs[series, default: Jobs()], nanoseconds: nanoseconds, deviceNanoseconds: deviceNanoseconds)
+            if state.lastJob?.series != series {
+                if let last = state.lastJob { state.tables.jobs[last.series, default: Jobs()].add(last.counts) }
+                state.lastJob = (series, Jobs())
+            }
+            Self.count(&state.lastJob!.counts, nanoseconds: nanoseconds, deviceNanoseconds: deviceNanoseconds)
         }
     }
 
@@ -133,9 +159,8 @@ final class LoopMetrics: Sendable {
 
     /// Adds this loop's counts to `total`.
     func add(to total: inout State) {
-        state.withLock { state in
-            for (series, requests) in state.requests { total.requests[series, default: Requests()].add(requests) }
-            for (series, jobs) in state.jobs { total.jobs[series, default: Jobs()].add(jobs) }
-        }
+        let counts = state.withLock { $0.merged }
+        for (series, requests) in counts.requests { total.requests[series, default: Requests()].add(requests) }
+        for (series, jobs) in counts.jobs { total.jobs[series, default: Jobs()].add(jobs) }
     }
 }

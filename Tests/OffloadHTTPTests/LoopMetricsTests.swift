@@ -35,6 +35,37 @@ import Testing
         #expect(lines.contains("# TYPE offload_http_request_duration_seconds histogram"))
     }
 
+    /// A loop counts the series it saw last outside its tables: series that alternate, and
+    /// counts read between observations, must still add up.
+    @Test func alternatingSeriesAndReadsInBetweenCountEveryObservationOnce() {
+        let loop = LoopMetrics()
+        let ok = LoopMetrics.RequestSeries(route: "/encrypt", method: "POST", status: 200)
+        let refused = LoopMetrics.RequestSeries(route: "/encrypt", method: "POST", status: 503)
+        let encrypt = LoopMetrics.JobSeries(
+            provider: "offloadsim", algorithm: .xor0xAA, operation: .encrypt, status: .completed, error: nil)
+        let decrypt = LoopMetrics.JobSeries(
+            provider: "offloadsim", algorithm: .xor0xAA, operation: .decrypt, status: .completed, error: nil)
+        for round in 0..<5 {
+            for _ in 0..<3 { loop.requestAnswered(ok, nanoseconds: 1_000_000) }
+            loop.requestAnswered(refused, nanoseconds: 1_000_000)
+            loop.jobFinished(round.isMultiple(of: 2) ? encrypt : decrypt, nanoseconds: 1_000_000, deviceNanoseconds: 10_000)
+            if round == 2 {
+                let lines = Self.text([loop])
+                #expect(lines.contains(#"offload_http_requests_total{route="/encrypt",method="POST",status="200"} 9"#))
+                #expect(lines.contains(#"offload_http_requests_total{route="/encrypt",method="POST",status="503"} 3"#))
+            }
+        }
+        let lines = Self.text([loop])
+        #expect(lines.contains(#"offload_http_requests_total{route="/encrypt",method="POST",status="200"} 15"#))
+        #expect(lines.contains(#"offload_http_requests_total{route="/encrypt",method="POST",status="503"} 5"#))
+        #expect(lines.contains(#"offload_http_request_duration_seconds_count{route="/encrypt"} 20"#))
+        #expect(lines.contains(
+            #"offload_jobs_total{provider="offloadsim",algorithm="xor-0xaa",operation="encrypt",status="completed",error="none"} 3"#))
+        #expect(lines.contains(
+            #"offload_jobs_total{provider="offloadsim",algorithm="xor-0xaa",operation="decrypt",status="completed",error="none"} 2"#))
+        #expect(lines.contains(#"offload_device_duration_seconds_count{algorithm="xor-0xaa"} 5"#))
+    }
+
     @Test func jobSeriesKeepTheirLabelsAndEscapeQuotes() {
         let loop = LoopMetrics()
         let series = LoopMetrics.JobSeries(
