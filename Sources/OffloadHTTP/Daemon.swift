@@ -35,7 +35,7 @@ final class Daemon: Sendable {
     /// request is read, its job run and resumed, and its answer sent on one thread.
     init(configuration: ServerConfiguration, engine: Engine, store: DurableStore?, keys: KeyRing, logger: Logger) throws {
         self.engine = engine
-        self.requestLog = RequestLog(logger: logger, format: configuration.logFormat)
+        self.requestLog = RequestLog(logger: logger, format: configuration.logFormat, loops: engine.configuration.threads)
         let metrics = ServiceMetrics(loops: engine.configuration.threads)
         self.metrics = metrics
         let lifecycle = self.lifecycle
@@ -387,7 +387,7 @@ final class Daemon: Sendable {
             method: exchange.method, path: exchange.path, status: exchange.status,
             job: exchange.jobFacts, jobID: exchange.jobID, duration: exchange.duration(until: now.monotonicNanoseconds),
             outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code),
-            wallNanoseconds: now.wallNanoseconds))
+            wallNanoseconds: now.wallNanoseconds), fromLoop: exchange.daemon.index)
     }
 
     private static func describe(_ code: MHD_RequestTerminationCode) -> String {

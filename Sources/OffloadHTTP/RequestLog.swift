@@ -18,9 +18,12 @@ public enum LogFormat: Sendable {
 /// (in the same two formats): its handlers format a timestamp and a metadata dictionary per
 /// line, which at tens of thousands of lines a second took 30% of a 2-core machine.
 ///
-/// Lines wait in a bounded buffer; when it is full (stdout blocked for long), new lines are
-/// dropped and counted, and the count is logged once writing resumes. `stop` writes what is
-/// left before the process exits.
+/// Lines wait in bounded buffers, one per engine loop (each loop records its requests' lines in
+/// its own, which no other loop locks: one buffer for all had its lock and its storage pass
+/// between the cores every request); the writer takes them all together and writes their lines
+/// in time order. When a buffer is full (stdout blocked for long), new lines are dropped and
+/// counted, and the count is logged once writing resumes. `stop` writes what is left before the
+/// process exits.
 final class RequestLog: Sendable {
     struct Entry: Sendable {
         /// The client's IP address: its first `clientAddressLength` bytes (4 or 16), written
@@ -52,10 +55,14 @@ final class RequestLog: Sendable {
     private struct Pending {
         var entries: [Entry] = []
         var dropped = 0
-        var stopping = false
     }
 
-    /// Lines that may wait for the writer; beyond, lines are dropped (and counted).
+    /// One loop's lines waiting for the writer.
+    private final class Buffer: Sendable {
+        let pending = Mutex(Pending())
+    }
+
+    /// Lines that may wait for the writer, over all loops; beyond, lines are dropped (and counted).
     static let capacity = 65_536
     /// Largest write: lines written together in one write no longer than this reach a pipe
     /// whole, never interleaved with another thread's log line (POSIX's PIPE_BUF).
@@ -66,14 +73,20 @@ final class RequestLog: Sendable {
     private let textLevelAndLabel: [UInt8]
     private let format: LogFormat
     private let output: Int32
-    private let pending = Mutex(Pending())
+    private let buffers: [Buffer]
+    /// The most lines one loop's buffer holds.
+    private let bufferCapacity: Int
+    private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     /// Whether request lines are written at all (the log level is info or finer).
     let isEnabled: Bool
 
-    init(logger: Logger, format: LogFormat, output: Int32 = STDOUT_FILENO) {
+    /// `loops`: how many engine loops record lines (each passes its index to `record`).
+    init(logger: Logger, format: LogFormat, loops: Int, output: Int32 = STDOUT_FILENO) {
         self.logger = logger
+        buffers = (0..<max(1, loops)).map { _ in Buffer() }
+        bufferCapacity = max(1, Self.capacity / max(1, loops))
         textLevelAndLabel = Array(" info \(logger.label):".utf8)
         self.format = format
         self.output = output
@@ -84,13 +97,13 @@ final class RequestLog: Sendable {
         thread.start()
     }
 
-    /// Queues a line. Never blocks on the output.
-    func record(_ entry: Entry) {
+    /// Queues a line from engine loop `loop`. Never blocks on the output.
+    func record(_ entry: Entry, fromLoop loop: Int) {
         guard isEnabled else { return }
         // No wake-up per line: the writer looks every `writeInterval` (a wake-up per line, when
         // the writer keeps up, cost a context switch per request).
-        pending.withLock { pending in
-            guard pending.entries.count < Self.capacity else {
+        buffers[loop].pending.withLock { pending in
+            guard pending.entries.count < bufferCapacity else {
                 pending.dropped += 1
                 return
             }
@@ -105,7 +118,7 @@ final class RequestLog: Sendable {
     /// that does not drain.
     func stop(timeout: Duration = .seconds(5)) {
         guard isEnabled else { return }
-        pending.withLock { $0.stopping = true }
+        stopping.store(true, ordering: .releasing)
         wake.signal()
         _ = finished.wait(timeout: .now() + .milliseconds(Int(timeout.components.seconds * 1000)))
     }
@@ -114,23 +127,28 @@ final class RequestLog: Sendable {
         var text = TextTime()
         var lines = ByteWriter(capacity: 64 * 1024)
         var lineEnds: [Int] = []
-        var entries: [Entry] = []
+        var taken: [[Entry]] = buffers.map { _ in [] }
         while true {
             _ = wake.wait(timeout: .now() + Self.writeInterval)
             while true {
-                // Swapped, not copied: the two arrays' storage is reused turn after turn.
-                entries.removeAll(keepingCapacity: true)
-                let (dropped, stopping) = pending.withLock { pending in
-                    swap(&entries, &pending.entries)
-                    defer { pending.dropped = 0 }
-                    return (pending.dropped, pending.stopping)
+                // Read before the buffers are taken: a line recorded before `stop` is then in them.
+                let stopping = stopping.load(ordering: .acquiring)
+                var dropped = 0
+                for index in buffers.indices {
+                    // Swapped, not copied: the arrays' storage is reused turn after turn.
+                    taken[index].removeAll(keepingCapacity: true)
+                    dropped += buffers[index].pending.withLock { pending in
+                        swap(&taken[index], &pending.entries)
+                        defer { pending.dropped = 0 }
+                        return pending.dropped
+                    }
                 }
                 if dropped > 0 {
                     logger.warning("request log lines dropped: the output did not keep up", metadata: ["lines": "\(dropped)"])
                 }
                 lines.removeAll()
                 lineEnds.removeAll(keepingCapacity: true)
-                for entry in entries {
+                Self.inTimeOrder(taken) { entry in
                     switch format {
                     case .text: appendText(entry, time: &text, to: &lines)
                     case .json: appendJSON(entry, to: &lines)
@@ -138,7 +156,7 @@ final class RequestLog: Sendable {
                     lineEnds.append(lines.count)
                 }
                 writeWhole(lines, lineEnds: lineEnds)
-                if entries.isEmpty {
+                if lineEnds.isEmpty {
                     if stopping {
                         finished.signal()
                         return
@@ -146,6 +164,27 @@ final class RequestLog: Sendable {
                     break
                 }
             }
+        }
+    }
+
+    /// Calls `body` with every entry of the loops' lists, earliest first: each list is in the
+    /// order its loop finished the requests, so the next line is the earliest of their heads.
+    private static func inTimeOrder(_ lists: [[Entry]], _ body: (Entry) -> Void) {
+        guard lists.count > 1 else {
+            lists.first?.forEach(body)
+            return
+        }
+        var next = lists.map(\.startIndex)
+        while true {
+            var earliest: Int?
+            for list in lists.indices where next[list] < lists[list].endIndex {
+                if let current = earliest,
+                    lists[current][next[current]].wallNanoseconds <= lists[list][next[list]].wallNanoseconds { continue }
+                earliest = list
+            }
+            guard let list = earliest else { return }
+            body(lists[list][next[list]])
+            next[list] += 1
         }
     }
 
