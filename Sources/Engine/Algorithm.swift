@@ -29,10 +29,9 @@ public enum Algorithm: String, Sendable, CaseIterable {
     /// Bytes an AEAD ciphertext carries besides the plaintext: the nonce and the tag.
     public static let aeadOverhead = 28
 
-    /// Hashed by its case, not by its raw value: a raw-value enum hashes its string by default,
-    /// and every job looks its algorithm up in sets and tables several times.
-    public func hash(into hasher: inout Hasher) {
-        let position: UInt8 = switch self {
+    /// The case's place, for hashing and masks.
+    private var position: UInt8 {
+        switch self {
         case .xor0xAA: 0
         case .aes256GCM: 1
         case .chacha20Poly1305: 2
@@ -40,6 +39,23 @@ public enum Algorithm: String, Sendable, CaseIterable {
         case .ecdsaP256: 4
         case .ed25519: 5
         }
+    }
+
+    /// Hashed by its case, not by its raw value: a raw-value enum hashes its string by default,
+    /// and every job looks its algorithm up in sets and tables several times.
+    public func hash(into hasher: inout Hasher) {
         hasher.combine(position)
+    }
+
+    /// A set of algorithms as one bit each: what every request checks its algorithm against
+    /// (twice a job), in a test of a bit instead of a hashed lookup.
+    public struct Mask: Sendable, Equatable {
+        private let bits: UInt8
+
+        public init(_ algorithms: some Sequence<Algorithm>) {
+            bits = algorithms.reduce(0) { $0 | 1 << $1.position }
+        }
+
+        public func contains(_ algorithm: Algorithm) -> Bool { bits & 1 << algorithm.position != 0 }
     }
 }

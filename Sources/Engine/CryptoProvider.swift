@@ -20,6 +20,8 @@ final class CryptoProvider: @unchecked Sendable {
     private var loaded: [OpaquePointer] = []
     /// The algorithms this provider implements, checked at start.
     let algorithms: Set<Algorithm>
+    /// The same, as the mask each job is checked against.
+    let algorithmMask: Algorithm.Mask
 
     init(name: String, device: SimulatedAccelerator?) throws {
         guard let context = OSSL_LIB_CTX_new() else {
@@ -64,6 +66,7 @@ final class CryptoProvider: @unchecked Sendable {
                     message: "The provider '\(name)' implements none of \(Algorithm.allCases.filter(\.isCipher).map(\.openSSLName)).")
             }
             self.algorithms = algorithms
+            algorithmMask = Algorithm.Mask(algorithms)
         } catch {
             for provider in loaded.reversed() { OSSL_PROVIDER_unload(provider) }
             OSSL_LIB_CTX_free(context)

@@ -50,6 +50,9 @@ public final class Engine: Sendable {
     /// The algorithms the provider implements.
     public var algorithms: Set<Algorithm> { provider.algorithms }
 
+    /// The same, as a mask to check a job's algorithm against.
+    public var algorithmMask: Algorithm.Mask { provider.algorithmMask }
+
     /// Records a queued job and hands it to the least loaded engine thread. `completion` runs
     /// once, on that engine thread, with the finished record (completed or failed).
     /// Throws `EngineError` "overloaded" when every engine thread is full, or "shutting_down"
@@ -67,7 +70,7 @@ public final class Engine: Sendable {
     public func submit(
         _ request: JobRequest, onLoop loop: Int?, completion: @escaping @Sendable (JobRecord) -> Void
     ) throws -> JobRecord {
-        guard provider.algorithms.contains(request.algorithm) else {
+        guard provider.algorithmMask.contains(request.algorithm) else {
             throw EngineError.unsupportedAlgorithm(request.algorithm, provider: provider.name)
         }
         // The record goes in the store's shard of the loop that runs the job.

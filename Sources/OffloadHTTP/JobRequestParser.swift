@@ -21,9 +21,9 @@ struct JobRequestParser {
     let keys: KeyRing
     let maxBatchItems: Int
     /// What the engine's provider implements; asking for anything else is a 400.
-    var supported: (algorithms: Set<Algorithm>, provider: String) = Self.everyAlgorithm
-    /// Made once: a default written in place would build the set for every request.
-    private static let everyAlgorithm = (algorithms: Set(Algorithm.allCases), provider: "offloadsim")
+    var supported: (algorithms: Algorithm.Mask, provider: String) = Self.everyAlgorithm
+    /// Made once: a default written in place would build the mask for every request.
+    private static let everyAlgorithm = (algorithms: Algorithm.Mask(Algorithm.allCases), provider: "offloadsim")
 
     func parse(_ request: HTTPRequest) throws(APIError) -> ParsedJobBody {
         if operation == .rewrap && !request.isJSON {

@@ -172,7 +172,7 @@ struct Router: Sendable {
                 default: .encrypt
                 }
                 var parser = JobRequestParser(operation: operation, keys: keys, maxBatchItems: maxBatchItems)
-                parser.supported = (engine.algorithms, engine.providerName)
+                parser.supported = (engine.algorithmMask, engine.providerName)
                 let owner = request.principal?.name
                 switch try parser.parse(request) {
                 case .single(var job):
@@ -264,7 +264,7 @@ struct Router: Sendable {
         } catch {
             throw APIError(.engineError, "No random bytes for the data key: \(error)")
         }
-        guard engine.algorithms.contains(key.type) else {
+        guard engine.algorithmMask.contains(key.type) else {
             let error = EngineError.unsupportedAlgorithm(key.type, provider: engine.providerName)
             throw APIError(ErrorCode(error.code), error.message)
         }
