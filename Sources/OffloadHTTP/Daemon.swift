@@ -385,7 +385,7 @@ final class Daemon: Sendable {
         requestLog.record(RequestLog.Entry(
             clientAddress: exchange.clientAddress, clientAddressLength: exchange.clientAddressLength,
             method: exchange.method, path: exchange.path, status: exchange.status,
-            job: exchange.jobFacts, jobID: exchange.jobID, duration: exchange.duration(until: now.monotonicNanoseconds),
+            job: exchange.jobFacts, jobID: exchange.jobID, nanoseconds: exchange.nanoseconds(until: now.monotonicNanoseconds),
             outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code),
             wallNanoseconds: now.wallNanoseconds), fromLoop: exchange.daemon.index)
     }
@@ -407,7 +407,7 @@ final class Daemon: Sendable {
         metrics.requestAnswered(
             onLoop: exchange.daemon.index, route: exchange.route?.template ?? "unmatched",
             method: exchange.method, status: response.status,
-            duration: exchange.duration(until: now))
+            nanoseconds: exchange.nanoseconds(until: now))
         deadlines.answerQueued(exchange.openConnection, bytes: response.body.count, at: now)
         guard let created = Self.makeResponse(body: response.body) else { return .NO }
         defer { MHD_destroy_response(created) }

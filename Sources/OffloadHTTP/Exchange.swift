@@ -59,9 +59,10 @@ final class Exchange: @unchecked Sendable {
         return taken
     }
 
-    /// The time since the request began, to `now` (monotonic nanoseconds).
-    func duration(until now: UInt64) -> Duration {
-        .nanoseconds(Int64(now >= startedAt ? now - startedAt : 0))
+    /// Nanoseconds since the request began, to `now` (monotonic), as the metrics and the log
+    /// take them (a `Duration` converts through 128-bit arithmetic).
+    func nanoseconds(until now: UInt64) -> UInt64 {
+        now >= startedAt ? now - startedAt : 0
     }
 
     /// Whether the connection waits, suspended, for `finish`.

@@ -36,7 +36,8 @@ final class RequestLog: Sendable {
         /// The job's operation, algorithm and key name (never its data), when it ran one.
         var job: JobFacts?
         let jobID: UUID?
-        let duration: Duration
+        /// From the head's arrival to the end.
+        let nanoseconds: UInt64
         /// How the request ended when it did not end with its answer sent.
         let outcome: String?
         /// When it ended, for the line's time.
@@ -222,7 +223,7 @@ final class RequestLog: Sendable {
         line.append(" client.address=")
         Self.appendAddress(of: entry, to: &line)
         line.append(" duration_ms=")
-        line.appendMilliseconds(nanoseconds: entry.duration.nanoseconds)
+        line.appendMilliseconds(nanoseconds: entry.nanoseconds)
         line.append(" http.method=")
         Self.appendPrintable(entry.method, to: &line)
         if let outcome = entry.outcome {
@@ -281,7 +282,7 @@ final class RequestLog: Sendable {
         json.field("client.address", String(decoding: address.bytes, as: UTF8.self))
         // Numbers as numbers, for collectors that sum and compare them.
         json.key("duration_ms")
-        json.milliseconds(nanoseconds: entry.duration.nanoseconds)
+        json.milliseconds(nanoseconds: entry.nanoseconds)
         json.field("http.method", entry.method)
         if let outcome = entry.outcome { json.field("http.outcome", outcome) }
         json.field("http.path", entry.path)

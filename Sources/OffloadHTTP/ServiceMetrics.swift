@@ -64,16 +64,18 @@ final class ServiceMetrics: Sendable {
     /// grow the label set (and /metrics) with the bytes it sends.
     private static func countedName(of method: String) -> String {
         switch method {
-        case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE": method
+        // POST first: most requests are jobs, and each name that does not match costs a
+        // string comparison.
+        case "POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE": method
         default: "other"
         }
     }
 
     /// One HTTP request answered on engine loop `loop`, `duration` after its headers arrived.
     /// `route` is a route template or `unmatched`, never the path.
-    func requestAnswered(onLoop loop: Int, route: String, method rawMethod: String, status: Int, duration: Duration) {
+    func requestAnswered(onLoop loop: Int, route: String, method rawMethod: String, status: Int, nanoseconds: UInt64) {
         let series = LoopMetrics.RequestSeries(route: route, method: Self.countedName(of: rawMethod), status: status)
-        loops[loop].requestAnswered(series, nanoseconds: Int64(clamping: duration.nanoseconds))
+        loops[loop].requestAnswered(series, nanoseconds: Int64(clamping: nanoseconds))
     }
 
     /// One job finished on engine loop `loop`: counted by provider, algorithm, operation and

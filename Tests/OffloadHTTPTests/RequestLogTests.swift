@@ -19,7 +19,7 @@ import Testing
         for step in 0..<30 {
             let entry = RequestLog.Entry(
                 method: "POST", path: "/encrypt/\(step)", status: 200, job: nil, jobID: nil,
-                duration: .milliseconds(1), outcome: nil, wallNanoseconds: start + Int64(step) * 1_000_000)
+                nanoseconds: 1_000_000, outcome: nil, wallNanoseconds: start + Int64(step) * 1_000_000)
             log.record(entry, fromLoop: step % 3)
         }
         log.stop()
