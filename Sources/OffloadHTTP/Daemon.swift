@@ -386,7 +386,9 @@ final class Daemon: Sendable {
             clientAddress: exchange.clientAddress, clientAddressLength: exchange.clientAddressLength,
             method: exchange.method, path: exchange.path, status: exchange.status,
             job: exchange.jobFacts, jobID: exchange.jobID, nanoseconds: exchange.nanoseconds(until: now.monotonicNanoseconds),
-            outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil : Self.describe(code),
+            // A connection the deadlines cut off ends as a read error in libmicrohttpd's eyes.
+            outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil
+                : exchange.openConnection.isCutOff ? "timeout" : Self.describe(code),
             wallNanoseconds: now.wallNanoseconds), fromLoop: exchange.daemon.index)
     }
 

@@ -193,12 +193,13 @@ extension ServiceOption {
         ServiceOption(
             "connection-timeout", default: "`30s`",
             "in whole seconds: an idle connection is closed after it, a request head must be complete within it (of "
-                + "the connection opening or the previous answer) and a body within it plus a second per 64 KiB, "
-                + "whatever the client trickles in (slowloris); `0` turns it off; `500ms` is refused, since "
-                + "libmicrohttpd would read it as no timeout"
+                + "the connection opening or the previous answer), a body within it plus a second per 64 KiB, and an "
+                + "answer taken by the client within it plus a second per 64 KiB, whatever the client trickles in "
+                + "(slowloris); `0` turns it off; `500ms` is refused (whole seconds only)"
         ) { text, settings in
-            // libmicrohttpd counts whole seconds and takes 0 as "no timeout": a shorter value
-            // must not silently turn the timeout off.
+            // Whole seconds, as the option has always taken (libmicrohttpd's timeout, which it
+            // once set, counted them), and 0 is "no timeout": a shorter value must not silently
+            // turn the timeout off.
             let duration = try ConfigurationValue.duration(text)
             guard duration.components.attoseconds == 0, duration == .zero || duration >= .seconds(1) else {
                 throw ServerError("must be whole seconds, such as 5s or 30s (0 turns the timeout off)")
