@@ -13,8 +13,8 @@ import Synchronization
 /// timed (an idle connection is one awaiting a head), and it read the clock and moved the
 /// connection in its timeout list several times a request.
 ///
-/// Each connection's deadline lives in its `OpenConnection`, moved on by its loop; the table
-/// here, behind a lock, only lists the open ones for the timer. Their fds are shut down under
+/// Each connection's deadline lives in its `ConnectionDeadline` (held by its `OpenConnection`),
+/// moved on by its loop; the table here, behind a lock, only lists the open ones for the timer. Their fds are shut down under
 /// the same lock that their close notification takes, and libmicrohttpd closes an fd only after
 /// that notification, so a reused fd is never touched.
 final class ConnectionDeadlines: @unchecked Sendable {
@@ -25,7 +25,7 @@ final class ConnectionDeadlines: @unchecked Sendable {
     private static let bytesPerSecond: UInt64 = 64 * 1024
 
     private let timeout: UInt64
-    private let state = Mutex<(open: [UInt: OpenConnection], nextID: UInt)>(([:], 1))
+    private let state = Mutex<(open: [UInt: ConnectionDeadline], nextID: UInt)>(([:], 1))
     private let timer: DispatchSourceTimer
     private let cutOffCount = Atomic<Int>(0)
 
@@ -43,11 +43,11 @@ final class ConnectionDeadlines: @unchecked Sendable {
     /// Connections cut off for missing a deadline since start.
     var connectionsCutOff: Int { cutOffCount.load(ordering: .relaxed) }
 
-    /// A connection opened on `daemon`'s loop; its first head is due within the timeout.
-    func opened(fd: Int32, on daemon: LoopDaemon) -> OpenConnection {
+    /// A connection opened; its first head is due within the timeout.
+    func opened(fd: Int32) -> ConnectionDeadline {
         let due = timeout > 0 ? Self.now() + timeout : 0
         return state.withLock { state in
-            let connection = OpenConnection(id: state.nextID, fd: fd, daemon: daemon, dueBy: due)
+            let connection = ConnectionDeadline(id: state.nextID, fd: fd, dueBy: due)
             state.nextID &+= 1
             state.open[connection.id] = connection
             return connection
@@ -55,32 +55,32 @@ final class ConnectionDeadlines: @unchecked Sendable {
     }
 
     /// Its request head arrived; a body of `declaredBytes` may follow.
-    func headReceived(_ connection: OpenConnection, declaredBytes: Int) {
+    func headReceived(_ connection: ConnectionDeadline, declaredBytes: Int) {
         guard timeout > 0 else { return }
-        connection.setDeadline(Self.now() + timeout + Self.secondsFor(bytes: declaredBytes))
+        connection.set(dueBy: Self.now() + timeout + Self.secondsFor(bytes: declaredBytes))
     }
 
     /// Its request is complete and running: no deadline here (the job has its own).
-    func bodyReceived(_ connection: OpenConnection) {
+    func bodyReceived(_ connection: ConnectionDeadline) {
         guard timeout > 0 else { return }
-        connection.setDeadline(0)
+        connection.set(dueBy: 0)
     }
 
     /// An answer of `bytes` was queued at `now`: the client must take it within the timeout
     /// plus a second per 64 KiB.
-    func answerQueued(_ connection: OpenConnection, bytes: Int, at now: UInt64) {
+    func answerQueued(_ connection: ConnectionDeadline, bytes: Int, at now: UInt64) {
         guard timeout > 0 else { return }
-        connection.setDeadline(now + timeout + Self.secondsFor(bytes: bytes))
+        connection.set(dueBy: now + timeout + Self.secondsFor(bytes: bytes))
     }
 
     /// It was answered at `now`; the next request's head is awaited from then.
-    func answered(_ connection: OpenConnection, at now: UInt64) {
+    func answered(_ connection: ConnectionDeadline, at now: UInt64) {
         guard timeout > 0 else { return }
-        connection.setDeadline(now + timeout)
+        connection.set(dueBy: now + timeout)
     }
 
     /// It closed (libmicrohttpd closes the fd after this).
-    func closed(_ connection: OpenConnection) {
+    func closed(_ connection: ConnectionDeadline) {
         _ = state.withLock { $0.open.removeValue(forKey: connection.id) }
     }
 
@@ -104,5 +104,5 @@ final class ConnectionDeadlines: @unchecked Sendable {
         if cut > 0 { cutOffCount.add(cut, ordering: .relaxed) }
     }
 
-    private static func now() -> UInt64 { Timestamp.monotonicNow() }
+    static func now() -> UInt64 { Timestamp.monotonicNow() }
 }

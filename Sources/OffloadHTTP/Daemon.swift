@@ -173,12 +173,12 @@ final class Daemon: Sendable {
 
     fileprivate func connectionOpened(_ connection: OpaquePointer, context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
         let fd = CMicroHTTPD_connection_fd(connection)
-        let open = deadlines.opened(fd: fd, on: loops.daemon(serving: connection))
+        let open = OpenConnection(deadline: deadlines.opened(fd: fd), daemon: loops.daemon(serving: connection))
         // Released when the connection closes.
         context.pointee = Unmanaged.passRetained(open).toOpaque()
         var address = [UInt8](repeating: 0, count: 16)
         let length = Int(CMicroHTTPD_client_address(connection, &address))
-        if !admission.admit(open.id, from: Array(address.prefix(length))) {
+        if !admission.admit(open.deadline.id, from: Array(address.prefix(length))) {
             // Over a connection limit: closed at once, unanswered (as libmicrohttpd's own limits do).
             _ = shutdown(fd, Int32(SHUT_RDWR))
         }
@@ -187,8 +187,8 @@ final class Daemon: Sendable {
     fileprivate func connectionClosed(context: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
         if let pointer = context.pointee {
             let open = Unmanaged<OpenConnection>.fromOpaque(pointer).takeRetainedValue()
-            deadlines.closed(open)
-            admission.closed(open.id)
+            deadlines.closed(open.deadline)
+            admission.closed(open.deadline.id)
         }
         context.pointee = nil
     }
@@ -221,7 +221,7 @@ final class Daemon: Sendable {
         }
         if !exchange.isRunning {
             exchange.isRunning = true
-            deadlines.bodyReceived(exchange.openConnection)
+            deadlines.bodyReceived(exchange.openConnection.deadline)
         }
         if exchange.bodyTooLarge {
             return queue(APIError.payloadTooLarge(limit: maxBodyBytes).response, for: exchange)
@@ -324,7 +324,7 @@ final class Daemon: Sendable {
         guard let socketContext = CMicroHTTPD_socket_context(connection) else { return .NO }
         let open = Unmanaged<OpenConnection>.fromOpaque(socketContext).takeUnretainedValue()
         let exchange = Exchange(connection: connection, openConnection: open, request: request)
-        deadlines.headReceived(open, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
+        deadlines.headReceived(open.deadline, declaredBytes: min(declaredLength ?? 0, maxBodyBytes))
         context.pointee = Unmanaged.passRetained(exchange).toOpaque()
         exchange.daemon.requestsInProgress.add(1)
         if requestLog.isEnabled {
@@ -379,7 +379,7 @@ final class Daemon: Sendable {
         exchange.daemon.requestsInProgress.add(-1)
         // One clock read for the next head's deadline and the log line's duration and time.
         let now = Timestamp.now()
-        deadlines.answered(exchange.openConnection, at: now.monotonicNanoseconds)
+        deadlines.answered(exchange.openConnection.deadline, at: now.monotonicNanoseconds)
         if exchange.reservedBodyBytes > 0 { memory.release(exchange.reservedBodyBytes) }
         guard requestLog.isEnabled else { return }
         requestLog.record(RequestLog.Entry(
@@ -388,7 +388,7 @@ final class Daemon: Sendable {
             job: exchange.jobFacts, jobID: exchange.jobID, nanoseconds: exchange.nanoseconds(until: now.monotonicNanoseconds),
             // A connection the deadlines cut off ends as a read error in libmicrohttpd's eyes.
             outcome: code == .REQUEST_TERMINATED_COMPLETED_OK ? nil
-                : exchange.openConnection.isCutOff ? "timeout" : Self.describe(code),
+                : exchange.openConnection.deadline.isCutOff ? "timeout" : Self.describe(code),
             wallNanoseconds: now.wallNanoseconds), fromLoop: exchange.daemon.index)
     }
 
@@ -410,7 +410,7 @@ final class Daemon: Sendable {
             onLoop: exchange.daemon.index, route: exchange.route?.template ?? "unmatched",
             method: exchange.method, status: response.status,
             nanoseconds: exchange.nanoseconds(until: now))
-        deadlines.answerQueued(exchange.openConnection, bytes: response.body.count, at: now)
+        deadlines.answerQueued(exchange.openConnection.deadline, bytes: response.body.count, at: now)
         guard let created = Self.makeResponse(body: response.body) else { return .NO }
         defer { MHD_destroy_response(created) }
         for (name, value) in response.headers { Self.add(name, value, to: created) }
