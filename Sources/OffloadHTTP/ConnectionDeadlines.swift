@@ -14,9 +14,9 @@ import Synchronization
 /// connection in its timeout list several times a request.
 ///
 /// Each connection's deadline lives in its `ConnectionDeadline` (held by its `OpenConnection`),
-/// moved on by its loop; the table here, behind a lock, only lists the open ones for the timer. Their fds are shut down under
-/// the same lock that their close notification takes, and libmicrohttpd closes an fd only after
-/// that notification, so a reused fd is never touched.
+/// moved on by its loop; the table here, behind a lock, only lists the open ones for the timer.
+/// Their fds are shut down under the same lock that their close notification takes, and
+/// libmicrohttpd closes an fd only after that notification, so a reused fd is never touched.
 final class ConnectionDeadlines: @unchecked Sendable {
     // @unchecked: `timer` is a dispatch source, safe to cancel from any thread, set up in
     // init; every other piece of state is behind `state`'s lock or atomic.
@@ -104,5 +104,5 @@ final class ConnectionDeadlines: @unchecked Sendable {
         if cut > 0 { cutOffCount.add(cut, ordering: .relaxed) }
     }
 
-    static func now() -> UInt64 { Timestamp.monotonicNow() }
+    private static func now() -> UInt64 { Timestamp.monotonicNow() }
 }

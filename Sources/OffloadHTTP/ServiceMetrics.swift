@@ -71,7 +71,7 @@ final class ServiceMetrics: Sendable {
         }
     }
 
-    /// One HTTP request answered on engine loop `loop`, `duration` after its headers arrived.
+    /// One HTTP request answered on engine loop `loop`, `nanoseconds` after its headers arrived.
     /// `route` is a route template or `unmatched`, never the path.
     func requestAnswered(onLoop loop: Int, route: String, method rawMethod: String, status: Int, nanoseconds: UInt64) {
         let series = LoopMetrics.RequestSeries(route: route, method: Self.countedName(of: rawMethod), status: status)

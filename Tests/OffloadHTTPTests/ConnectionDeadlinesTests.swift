@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Glibc
 @testable import OffloadHTTP
@@ -39,7 +40,7 @@ import Testing
         deadlines.headReceived(connection, declaredBytes: 0)
         deadlines.bodyReceived(connection)
         // 128 KiB: the timeout and two seconds.
-        deadlines.answerQueued(connection, bytes: 128 * 1024, at: ConnectionDeadlines.now())
+        deadlines.answerQueued(connection, bytes: 128 * 1024, at: Timestamp.monotonicNow())
         try await Task.sleep(for: .milliseconds(2500))
         #expect(!pair.isShutDown, "cut off before its deadline")
         #expect(deadlines.connectionsCutOff == 0)
@@ -61,7 +62,7 @@ import Testing
             deadlines.headReceived(connection, declaredBytes: 0)
             deadlines.bodyReceived(connection)
         }
-        deadlines.answered(second, at: ConnectionDeadlines.now())
+        deadlines.answered(second, at: Timestamp.monotonicNow())
         try await Task.sleep(for: .milliseconds(1800))
         #expect(!running.isShutDown, "a request whose job runs was cut off")
         #expect(answered.isShutDown, "an idle connection was not cut off after its answer")

@@ -104,6 +104,24 @@ import Testing
         })
     }
 
+    /// A request the service's deadlines cut off is logged as a timeout, not as a client that
+    /// went away (libmicrohttpd, whose own timeout is off, sees only a read error).
+    @Test func aRequestCutOffByItsDeadlineIsLoggedAsATimeout() async throws {
+        let service = try ServiceProcess(["--log-format", "json", "--connection-timeout", "1s"])
+        // A body declared and never sent: due within the timeout plus a second per 64 KiB.
+        let connection = try RawConnection(port: service.port, timeout: .seconds(6))
+        try connection.send(Array("POST /encrypt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".utf8))
+        _ = connection.receiveAll()
+        let (status, log) = service.stop()
+        #expect(status == 0)
+        let requests = log.split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["message"] as? String == "request" }
+        #expect(requests.count == 1)
+        #expect(requests.first?["http.outcome"] as? String == "timeout")
+        #expect(requests.first?["http.path"] as? String == "/encrypt")
+    }
+
     @Test func hangupAndUserSignalsNeitherKillNorStopTheService() async throws {
         let service = try ServiceProcess([])
         // Ignored outright (their default action would kill the process mid-request).
