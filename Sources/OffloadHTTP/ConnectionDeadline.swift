@@ -32,7 +32,9 @@ final class ConnectionDeadline: Sendable {
         return due != 0 && now >= due
     }
 
-    var isCutOff: Bool { cutOffMark.load(ordering: .relaxed) }
+    /// Acquiring, as the mark is stored releasing before the socket is shut down: the loop that
+    /// sees the shutdown sees the mark.
+    var isCutOff: Bool { cutOffMark.load(ordering: .acquiring) }
 
-    func markCutOff() { cutOffMark.store(true, ordering: .relaxed) }
+    func markCutOff() { cutOffMark.store(true, ordering: .releasing) }
 }

@@ -94,10 +94,12 @@ final class ConnectionDeadlines: @unchecked Sendable {
         var cut = 0
         state.withLock { state in
             for connection in state.open.values where !connection.isCutOff && connection.isLate(at: now) {
+                // Marked first: the loop may see the shutdown, end the request and read the mark
+                // before this thread runs on.
+                connection.markCutOff()
                 // Both directions: libmicrohttpd reads end-of-file (or fails to send) and closes
                 // the connection.
                 _ = shutdown(connection.fd, Int32(SHUT_RDWR))
-                connection.markCutOff()
                 cut += 1
             }
         }
