@@ -15,6 +15,19 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def free_ports(count):
+    """`count` distinct free ports: each probe stays bound until all are picked (one at a
+    time, the kernel may hand the same port out twice, and two servers then race for it)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 class PostgreSQL:
     """A cluster of its own in a temporary directory, run as the postgres user when we are root."""
 
