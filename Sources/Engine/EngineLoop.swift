@@ -35,9 +35,8 @@ final class EngineLoop: @unchecked Sendable {
     /// Submissions not yet started, oldest first.
     private var waiting = Deque<EngineSubmission>()
     /// Started jobs that have not finished, by token (detached ones included).
-    private var jobs: [UInt64: AsyncJob] = [:]
+    private var jobs = SlotTable<AsyncJob>()
     private var detachedJobs = 0
-    private var nextToken: UInt64 = 0
     /// Job deadlines, earliest first. A finished job's entry goes once it is the earliest
     /// (jobs mostly finish in the order they started), not when it falls due: the heap then
     /// holds about the jobs in flight instead of every job of the last job timeout (30 s of
@@ -49,9 +48,8 @@ final class EngineLoop: @unchecked Sendable {
     /// Set when OpenSSL's pool had no job to give; cleared when one of ours finishes.
     private var poolExhausted = false
     /// Every wait context of this thread by id (the epoll token of its fds), and the idle ones.
-    private var waitContexts: [UInt64: WaitContext] = [:]
+    private var waitContexts = SlotTable<WaitContext>()
     private var idleWaitContexts: [WaitContext] = []
-    private var nextWaitContextID: UInt64 = 0
     /// Wait contexts whose jobs the device completed while polled on this thread (callback
     /// mode), resumed in the same turn.
     private var readyHere: [UInt64] = []
@@ -278,7 +276,8 @@ final class EngineLoop: @unchecked Sendable {
     /// Shutdown ran out of time: every job still here ends now, failed as shutting down.
     private func abortEverything(owner: EngineThread) {
         let error = EngineError(code: .shuttingDown, message: "The service shut down before the job completed.")
-        let running = jobs.filter { !$0.value.detached }
+        var running: [(token: UInt64, job: AsyncJob)] = []
+        jobs.forEach { token, job in if !job.detached { running.append((token, job)) } }
         diagnostics.abortedAtShutdown.add(running.count + waiting.count, ordering: .relaxed)
         for (token, job) in running {
             job.abort = error
@@ -323,10 +322,8 @@ final class EngineLoop: @unchecked Sendable {
                 finish(submission, job: nil, failure: error as? EngineError, owner: owner)
                 continue
             }
-            let token = nextToken
-            nextToken &+= 1
+            let token = jobs.insert { _ in job }.token
             job.waitContext.jobToken = token
-            jobs[token] = job
             deadlines.insert(JobDeadline(due: submission.submittedAt + jobTimeout, token: token))
             store.update(submission.entry) { record in
                 record.status = .running
@@ -345,13 +342,11 @@ final class EngineLoop: @unchecked Sendable {
             }
             return idle
         }
-        let context = try WaitContext(id: nextWaitContextID)
-        nextWaitContextID &+= 1
+        let context = try waitContexts.insert { id in try WaitContext(id: id) }.value
         if configuration.notification == .callback {
             // Set once for the context's life: the ticket names the context, whose job changes.
             context.setCallback(ResumeTicket(waitContext: context.id, thread: owner))
         }
-        waitContexts[context.id] = context
         return context
     }
 
@@ -363,7 +358,7 @@ final class EngineLoop: @unchecked Sendable {
             idleWaitContexts.append(context)
         } else {
             if context.fdsWatched { for fd in context.allFDs() { epoll.remove(fd) } }
-            waitContexts[context.id] = nil
+            waitContexts.remove(context.id)
         }
     }
 
@@ -425,7 +420,7 @@ final class EngineLoop: @unchecked Sendable {
             complete(token, job, failure: error, owner: owner)
         case .noJobsAvailable:
             // Backpressure from OpenSSL's pool: put it back and retry when a job finishes.
-            jobs[token] = nil
+            jobs.remove(token)
             poolExhausted = true
             recycle(job.waitContext)
             waiting.prepend(job.submission)
@@ -433,7 +428,7 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     private func complete(_ token: UInt64, _ job: AsyncJob, failure: EngineError?, owner: EngineThread) {
-        jobs[token] = nil
+        jobs.remove(token)
         // Almost always empty: a removal from an empty set still hashes the token.
         if !polledJobs.isEmpty { polledJobs.remove(token) }
         recycle(job.waitContext)
