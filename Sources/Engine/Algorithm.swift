@@ -29,8 +29,8 @@ public enum Algorithm: String, Sendable, CaseIterable {
     /// Bytes an AEAD ciphertext carries besides the plaintext: the nonce and the tag.
     public static let aeadOverhead = 28
 
-    /// The case's place, for hashing and masks.
-    private var position: UInt8 {
+    /// The case's place, for hashing, masks and tables indexed by algorithm.
+    var position: UInt8 {
         switch self {
         case .xor0xAA: 0
         case .aes256GCM: 1

@@ -68,7 +68,7 @@ public final class Engine: Sendable {
     /// the loop. `completion` runs on that thread. Throws as `submit(_:completion:)` does.
     @discardableResult
     public func submit(
-        _ request: JobRequest, onLoop loop: Int?, completion: @escaping @Sendable (JobRecord) -> Void
+        _ request: consuming JobRequest, onLoop loop: Int?, completion: @escaping @Sendable (JobRecord) -> Void
     ) throws -> JobRecord {
         guard provider.algorithmMask.contains(request.algorithm) else {
             throw EngineError.unsupportedAlgorithm(request.algorithm, provider: provider.name)

@@ -26,7 +26,7 @@ final class JobRunner: Sendable {
     /// when it was refused (the answer then says why).
     @discardableResult
     func run(
-        _ request: JobRequest, respondAsync: Bool, binary: Bool, onLoop loop: Int,
+        _ request: consuming JobRequest, respondAsync: Bool, binary: Bool, onLoop loop: Int,
         answer: @escaping @Sendable (HTTPResponse) -> Void
     ) -> UUID? {
         guard respondAsync else {
@@ -57,7 +57,7 @@ final class JobRunner: Sendable {
     /// committed (any replica can then find it); when the store cannot take it, 503 (the job's
     /// result is then written nowhere).
     private func runDurably(
-        _ request: JobRequest, store: DurableStore, onLoop loop: Int, answer: @escaping @Sendable (HTTPResponse) -> Void
+        _ request: consuming JobRequest, store: DurableStore, onLoop loop: Int, answer: @escaping @Sendable (HTTPResponse) -> Void
     ) -> UUID? {
         guard store.isAvailable else {
             answer(Router.storeUnavailable(StoreError(store.unavailable ?? "not reachable")).response)
@@ -111,7 +111,7 @@ final class JobRunner: Sendable {
     /// is counted in the metrics when it does.
     @discardableResult
     private func submit(
-        _ request: JobRequest, onLoop loop: Int, whenFinished: @escaping @Sendable (JobRecord) -> Void
+        _ request: consuming JobRequest, onLoop loop: Int, whenFinished: @escaping @Sendable (JobRecord) -> Void
     ) throws -> JobRecord {
         let bytes = MemoryBudget.bytes(of: request)
         let memory = memory
