@@ -1,8 +1,8 @@
 /// Values named by tokens that index an array: a lookup is a bounds check and a comparison,
 /// not a hash. The engine loop found its jobs and wait contexts in dictionaries by token four
 /// to five times a job (insert, the callback's context, the job, its deadline, the removal,
-/// each hashing the token through `Hasher` and a removal rehashing its neighbours): about 900
-/// of the 60,000 instructions callgrind counts a request at zero latency.
+/// each hashing the token through `Hasher` and a removal rehashing its neighbours): about 850
+/// of the 60,000 instructions callgrind counted a request at zero latency, 700 fewer with these.
 ///
 /// A token is its slot's index in the low 32 bits and the slot's generation above them; a slot's
 /// generation changes when its value is removed, so a token whose value is gone finds nothing,
