@@ -99,8 +99,11 @@ final class RequestLog: Sendable {
     }
 
     /// Queues a line from engine loop `loop`. Never blocks on the output.
-    func record(_ entry: Entry, fromLoop loop: Int) {
+    func record(_ entry: consuming Entry, fromLoop loop: Int) {
         guard isEnabled else { return }
+        // Moved into the buffer through an optional, not copied (a copy retains the entry's
+        // strings, and the original is released right after).
+        var moving = Optional(entry)
         // No wake-up per line: the writer looks every `writeInterval` (a wake-up per line, when
         // the writer keeps up, cost a context switch per request).
         buffers[loop].pending.withLock { pending in
@@ -108,7 +111,7 @@ final class RequestLog: Sendable {
                 pending.dropped += 1
                 return
             }
-            pending.entries.append(entry)
+            pending.entries.append(moving.take()!)
         }
     }
 

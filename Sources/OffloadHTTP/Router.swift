@@ -297,10 +297,19 @@ struct Router: Sendable {
             headers.append(("Vary", "Accept"))
             return HTTPResponse(status: 200, headers: headers, body: output)
         }
+        guard record.status != .completed else {
+            return HTTPResponse(status: 200, headers: completedJobHeaders, body: JobJSON.job(record, plaintext: plaintext))
+        }
         var response = response(for: record, plaintext: plaintext)
         response.headers.append(("Vary", "Accept"))
         return response
     }
+
+    /// The headers of a completed job's JSON answer, the answer of almost every request: one
+    /// array for all of them, where each answer built (allocated) its own.
+    private static let completedJobHeaders: [(name: String, value: String)] = [
+        ("Content-Type", HTTPResponse.jsonContentType), ("Vary", "Accept"),
+    ]
 
     /// The JSON answer to a job's request once the job has finished: 200, or the status of
     /// its error's code (`ErrorCode.status`, one exhaustive mapping).
