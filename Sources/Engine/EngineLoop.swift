@@ -101,10 +101,14 @@ final class EngineLoop: @unchecked Sendable {
         try epoll.add(wakeUp.fd, token: Self.wakeUpToken)
     }
 
-    /// A submission from the loop's own thread, started in this turn.
-    func acceptLocally(_ submission: EngineSubmission) {
+    /// A submission from the loop's own thread (its guest's request handler), started at once:
+    /// its time on the device starts while the daemon reads the rest of its turn's requests
+    /// (started after the daemon's run, a job's latency included that run; at 50 ms and 2,000
+    /// connections, 6 to 12% more requests a second).
+    func acceptLocally(_ submission: EngineSubmission, owner: EngineThread) {
         confinement.check()
         waiting.append(submission)
+        startWaitingJobs(owner: owner)
     }
 
     /// The device completed the operation of the job using wait context `context`: its callback,
@@ -174,7 +178,8 @@ final class EngineLoop: @unchecked Sendable {
                 }
             }
             var now = readMonotonicClock()
-            // The guest reads requests and submits their jobs here, on this thread; they start below.
+            // The guest reads requests and submits their jobs here, on this thread, which starts
+            // them as they come.
             if let guest, guestReady || guestTimeout.map({ now >= startedWaiting + UInt64($0) * 1_000_000 }) ?? false {
                 guestReady = false
                 // Jobs started at the end of the last turn that the device has completed since
@@ -186,8 +191,8 @@ final class EngineLoop: @unchecked Sendable {
                     _ = deliverFinished()
                 }
                 guest.run()
-                // What the guest submitted starts now, so that the device poll below finds what
-                // it completes at once, and their answers go out in this turn.
+                // What the guest submitted and could not start (the pool or the loop full) tries
+                // again now, so that the device poll below finds what it completes at once.
                 startWaitingJobs(owner: owner)
                 now = readMonotonicClock()
             }

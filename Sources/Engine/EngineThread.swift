@@ -128,7 +128,7 @@ final class EngineThread: Sendable {
         if loop.isStopping { return .stopping }
         if load.load(ordering: .relaxed) >= capacity { return .full }
         load.add(1, ordering: .relaxed)
-        loop.acceptLocally(submission)
+        loop.acceptLocally(submission, owner: self)
         return .accepted
     }
 
