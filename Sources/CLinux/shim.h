@@ -8,6 +8,9 @@
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #ifndef RTLD_DEFAULT
 #define RTLD_DEFAULT ((void *)0)  // glibc defines it only with _GNU_SOURCE
@@ -17,6 +20,13 @@
 static inline int CLinux_set_thread_name(const char *name)
 {
     return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
+
+/// Sets the calling thread's nice value (Linux gives each thread its own; setpriority with
+/// PRIO_PROCESS and a thread id sets that thread's alone). Returns 0, or -1 with errno.
+static inline int CLinux_set_thread_niceness(int niceness)
+{
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), niceness);
 }
 
 /// Gives the heap's free pages back to the system, through whichever allocator the process

@@ -1,3 +1,4 @@
+internal import CLinux
 import Dispatch
 import Engine
 import Foundation
@@ -115,6 +116,9 @@ final class RequestLog: Sendable {
         }
     }
 
+    /// The writer thread's nice value (the loops keep the process's, 0).
+    static let writerNiceness: Int32 = 10
+
     /// How long lines may wait before they are written.
     static let writeInterval = DispatchTimeInterval.milliseconds(50)
 
@@ -128,6 +132,9 @@ final class RequestLog: Sendable {
     }
 
     private func write() {
+        // Below the engine loops: the writer formats a burst of lines every `writeInterval`,
+        // and at the loops' priority that burst took a core from a loop serving requests.
+        _ = CLinux_set_thread_niceness(Self.writerNiceness)
         var text = TextTime()
         var lines = ByteWriter(capacity: 64 * 1024)
         var lineEnds: [Int] = []

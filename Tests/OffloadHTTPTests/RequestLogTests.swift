@@ -33,4 +33,34 @@ import Testing
         }
         #expect(paths == (0..<30).map { "/encrypt/\($0)" })
     }
+
+    /// The threads of this process at the writer's nice value, from /proc (field 19 of a
+    /// thread's stat, counted after the parenthesised name, which may hold spaces).
+    static func threadsAtWriterNiceness() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").filter { task in
+            guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // After the name: state is field 3, nice field 19.
+            return fields.count > 16 && Int32(fields[16]) == RequestLog.writerNiceness
+        }.count
+    }
+
+    /// The writer formats its lines in bursts: it runs below the engine loops, so that a burst
+    /// never takes a core from a loop serving requests.
+    @Test func theWriterRunsBelowTheLoopsPriority() throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[0]); close(ends[1]) }
+        let before = try Self.threadsAtWriterNiceness()
+        var logger = Logger(label: "offload-http")
+        logger.logLevel = .info
+        let log = RequestLog(logger: logger, format: .text, loops: 1, output: ends[1])
+        let deadline = Date().addingTimeInterval(5)
+        while try Self.threadsAtWriterNiceness() == before && Date() < deadline { usleep(10_000) }
+        #expect(try Self.threadsAtWriterNiceness() == before + 1)
+        log.stop()
+        #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == 0, "the rest of the process keeps its priority")
+    }
 }
