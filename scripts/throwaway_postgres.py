@@ -10,9 +10,7 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 
 
 def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def free_ports(count):

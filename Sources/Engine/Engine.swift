@@ -65,7 +65,8 @@ public final class Engine: Sendable {
 
     /// Records a queued job and hands it to engine loop `loop`, from that loop's own thread (its
     /// guest's request handler): no lock, no wake-up, and the job starts at once (or, when the
-    /// loop has no job slot free, once one is). `completion` runs on that thread. Throws as `submit(_:completion:)` does.
+    /// loop has no job slot free, once one is). `completion` runs on that thread. Throws as
+    /// `submit(_:completion:)` does.
     @discardableResult
     public func submit(
         _ request: consuming JobRequest, onLoop loop: Int?, completion: @escaping @Sendable (JobRecord) -> Void

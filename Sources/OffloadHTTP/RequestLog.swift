@@ -133,7 +133,9 @@ final class RequestLog: Sendable {
 
     private func write() {
         // Below the engine loops: the writer formats a burst of lines every `writeInterval`,
-        // and at the loops' priority that burst took a core from a loop serving requests.
+        // and at the loops' priority that burst took a core from a loop serving requests. Raising
+        // one's own nice value needs no privilege; were it refused, the writer would only keep
+        // the loops' priority.
         _ = CLinux_set_thread_niceness(Self.writerNiceness)
         var text = TextTime()
         var lines = ByteWriter(capacity: 64 * 1024)

@@ -287,10 +287,11 @@ struct Router: Sendable {
         return job.operation != .decrypt && job.input.count <= largestRetainedAnsweredInput
     }
 
-    /// The answer to a job's request once the job has finished: the job as JSON, or for a
-    /// client that prefers it, the raw output with the job's fields in headers.
+    /// The answer to a job's request once the job has finished: the job as JSON (200, or the
+    /// status of its error's code: `ErrorCode.status`, one exhaustive mapping), or for a client
+    /// that prefers it, the raw output with the job's fields in headers. The same request is
+    /// answered in either form, depending on Accept: every answer varies by it.
     static func response(for record: JobRecord, binary: Bool, plaintext: [UInt8]? = nil) -> HTTPResponse {
-        // The same request is answered in either form, depending on Accept.
         if binary && plaintext == nil && record.status == .completed, let output = record.output {
             var headers: [(name: String, value: String)] = [("Content-Type", "application/octet-stream")]
             headers += JobJSON.headers(record)
@@ -298,26 +299,19 @@ struct Router: Sendable {
             return HTTPResponse(status: 200, headers: headers, body: output)
         }
         guard record.status != .completed else {
-            return HTTPResponse(status: 200, headers: completedJobHeaders, body: JobJSON.job(record, plaintext: plaintext))
+            return HTTPResponse(status: 200, headers: jobHeaders, body: JobJSON.job(record, plaintext: plaintext))
         }
-        var response = response(for: record, plaintext: plaintext)
-        response.headers.append(("Vary", "Accept"))
-        return response
+        let code = record.error.map { ErrorCode($0.code) } ?? .engineError
+        return HTTPResponse(
+            status: code.status, headers: code.isTemporary ? jobHeaders + [("Retry-After", "1")] : jobHeaders,
+            body: JobJSON.job(record))
     }
 
-    /// The headers of a completed job's JSON answer, the answer of almost every request: one
-    /// array for all of them, where each answer built (allocated) its own.
-    private static let completedJobHeaders: [(name: String, value: String)] = [
+    /// The headers of a job's JSON answer, the answer of almost every request: one array for
+    /// all of them, where each answer built (allocated) its own.
+    private static let jobHeaders: [(name: String, value: String)] = [
         ("Content-Type", HTTPResponse.jsonContentType), ("Vary", "Accept"),
     ]
-
-    /// The JSON answer to a job's request once the job has finished: 200, or the status of
-    /// its error's code (`ErrorCode.status`, one exhaustive mapping).
-    static func response(for record: JobRecord, plaintext: [UInt8]? = nil) -> HTTPResponse {
-        guard record.status != .completed else { return .json(200, JobJSON.job(record, plaintext: plaintext)) }
-        let code = record.error.map { ErrorCode($0.code) } ?? .engineError
-        return .json(code.status, JobJSON.job(record), headers: code.isTemporary ? [("Retry-After", "1")] : [])
-    }
 
     private func readiness() throws(APIError) -> HTTPResponse {
         if isLeaving() {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Engine
 
@@ -182,6 +183,35 @@ func configuration(latency: Duration, threads: Int = 1, maxJobs: Int = 8192,
         #expect(second.status == .completed)
         let waited = try #require(first.completedAt).nanoseconds(until: try #require(second.startedAt))
         #expect(waited < 1_000_000_000, "the second job waited \(waited) ns to start")
+    }
+
+    /// A job submitted on its loop's own thread (as a request's handler submits it) is running
+    /// when `submit` returns: its time on the device starts then, not after the rest of the
+    /// loop's turn (jobs used to wait, queued, until the daemon's run had read every request).
+    @Test(arguments: NotificationMode.allCases)
+    func aJobSubmittedOnItsLoopIsRunningWhenSubmitReturns(notification: NotificationMode) async throws {
+        let (statusOnReturn, finished) = try await withEngine(configuration(latency: .milliseconds(50), notification: notification)) { engine in
+            await withCheckedContinuation { (continuation: CheckedContinuation<(JobStatus?, JobRecord), Never>) in
+                do {
+                    try engine.submit(JobRequest(input: Array("first".utf8))) { first in
+                        do {
+                            // The second job finishes on this loop's thread, after this closure.
+                            let status = Mutex<JobStatus?>(nil)
+                            let second = try engine.submit(JobRequest(input: Array("second".utf8)), onLoop: first.engine ?? 0) { second in
+                                continuation.resume(returning: (status.withLock { $0 }, second))
+                            }
+                            status.withLock { $0 = engine.store.job(second.id)?.status }
+                        } catch {
+                            preconditionFailure("the engine refused the second job: \(error)")
+                        }
+                    }
+                } catch {
+                    preconditionFailure("the engine refused the first job: \(error)")
+                }
+            }
+        }
+        #expect(statusOnReturn == .running)
+        #expect(finished.status == .completed)
     }
 
     /// A finished job's deadline does not stay for the job timeout: the loops hold about the
