@@ -3,7 +3,8 @@
 // reads a request (head and Content-Length body), answers the body XOR 0xAA as hex once the
 // latency has passed, and keeps the connection open. What this reaches of Little's law's ceiling
 // on a machine is what wrk and the kernel leave to any server there; it is not a server to use
-// (no limits, no timeouts, no chunked bodies). Usage: minimal-server PORT LATENCY_MICROSECONDS
+// (no timeouts, no chunked bodies, a body over 1 KiB closes the connection).
+// Usage: minimal-server PORT LATENCY_MICROSECONDS
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -141,9 +142,9 @@ int main(int argc, char **argv) {
             }
             struct connection *connection = connections[fd];
             ssize_t bytes = read(fd, connection->buffer + connection->used, BUFFER_BYTES - connection->used);
-            if (bytes == 0 || (bytes < 0 && errno != EAGAIN) || (bytes > 0 && (connection->used += (size_t)bytes,
-                                                                                 take_requests(fd, latency) < 0)))
-                close_connection(epoll_fd, fd);
+            if (bytes < 0 && errno == EAGAIN) continue;
+            if (bytes > 0) connection->used += (size_t)bytes;
+            if (bytes <= 0 || take_requests(fd, latency) < 0) close_connection(epoll_fd, fd);
         }
         for (uint64_t now = now_ns(); answer_count > 0 && answers[answer_head].due <= now;) {
             struct answer *answer = &answers[answer_head];
